@@ -1,0 +1,97 @@
+"""calbridge settings: a TOML file, then CALBRIDGE_<SECTION>_<KEY> environment overrides."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+DEFAULTS: dict[str, dict[str, Any]] = {
+    "server": {"host": "127.0.0.1", "port": 5232, "base_url": "", "threads": 8},
+    "storage": {
+        "data_dir": "./data",
+        "database_url": "",
+        "max_object_bytes": 10 * 1024 * 1024,
+        "index_past_days": 366,
+        "index_future_days": 732,
+        "index_max_per_series": 2000,
+    },
+    "smtp": {"host": "", "port": 25, "security": "none", "username": "", "password": "",
+             "from": ""},
+    "logging": {"level": "warning"},
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    values: dict[str, dict[str, Any]]
+    source: Path | None = None
+
+    def get(self, section: str, key: str) -> Any:
+        return self.values[section][key]
+
+    @property
+    def host(self) -> str:
+        return str(self.get("server", "host"))
+
+    @property
+    def port(self) -> int:
+        return int(self.get("server", "port"))
+
+    @property
+    def base_url(self) -> str:
+        return str(self.get("server", "base_url")) or f"http://{self.host}:{self.port}"
+
+    @property
+    def data_dir(self) -> Path:
+        path = Path(str(self.get("storage", "data_dir")))
+        if not path.is_absolute() and self.source is not None and \
+                os.environ.get("CALBRIDGE_STORAGE_DATA_DIR") is None:
+            # Relative to the working directory, as `make run` expects ./data.
+            path = Path.cwd() / path
+        return path.resolve()
+
+    @property
+    def database_url(self) -> str:
+        url = str(self.get("storage", "database_url"))
+        return url or f"sqlite:///{self.data_dir / 'calbridge.sqlite3'}"
+
+    def with_overrides(self, section: str, **values: Any) -> Settings:
+        merged = {s: dict(v) for s, v in self.values.items()}
+        merged[section].update({k: v for k, v in values.items() if v is not None})
+        return Settings(merged, self.source)
+
+
+def _coerce(default: Any, raw: str) -> Any:
+    if isinstance(default, bool):
+        return raw.lower() in ("1", "true", "yes", "on")
+    if isinstance(default, int):
+        return int(raw)
+    return raw
+
+
+def load_settings(path: str | Path | None = None, environ: dict[str, str] | None = None
+                  ) -> Settings:
+    environ = dict(os.environ if environ is None else environ)
+    path = path or environ.get("CALBRIDGE_CONFIG")
+    values = {section: dict(keys) for section, keys in DEFAULTS.items()}
+    source = None
+    if path:
+        source = Path(path)
+        with open(source, "rb") as handle:
+            data = tomllib.load(handle)
+        for section, keys in data.items():
+            if section not in values or not isinstance(keys, dict):
+                raise ValueError(f"unknown section [{section}] in {source}")
+            for key, value in keys.items():
+                if key not in values[section]:
+                    raise ValueError(f"unknown key {section}.{key} in {source}")
+                values[section][key] = value
+    for section, keys in values.items():
+        for key, default in list(keys.items()):
+            raw = environ.get(f"CALBRIDGE_{section}_{key}".upper())
+            if raw is not None:
+                keys[key] = _coerce(default, raw)
+    return Settings(values, source)

@@ -1,0 +1,69 @@
+"""One WSGI application: Radicale (CalDAV) at /, Flask at /api."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from radicale import config as radicale_config
+
+from bridge.app import create_app
+from bridge.config import Settings
+from radicale_plugin.application import CalbridgeApplication
+from radicale_plugin.index import IndexPolicy
+from radicale_plugin.store import CalendarStore
+from radicale_plugin.store_factory import open_store
+
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+FLASK_PREFIXES = ("/api",)
+
+
+class PathDispatcher:
+    """Send /api (and later /ics) to Flask, everything else to Radicale, paths untouched."""
+
+    def __init__(self, default: WSGIApp, flask_app: WSGIApp) -> None:
+        self.default = default
+        self.flask_app = flask_app
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]
+                 ) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        for prefix in FLASK_PREFIXES:
+            if path == prefix or path.startswith(prefix + "/"):
+                return self.flask_app(environ, start_response)
+        return self.default(environ, start_response)
+
+
+def radicale_configuration(settings: Settings) -> radicale_config.Configuration:
+    configuration = radicale_config.load()
+    configuration.update({
+        "server": {"hosts": f"{settings.host}:{settings.port}",
+                   "max_content_length": str(max(100_000_000,
+                                                 settings.get("storage", "max_object_bytes")))},
+        "auth": {"type": "radicale_plugin.auth", "delay": "1"},
+        "rights": {"type": "owner_only"},
+        "storage": {"type": "radicale_plugin.storage",
+                    "filesystem_folder": str(settings.data_dir / "radicale")},
+        "web": {"type": "internal"},
+        "logging": {"level": str(settings.get("logging", "level"))},
+    }, "calbridge", privileged=True)
+    configuration.update({"storage": {"calbridge_database_url": settings.database_url}},
+                         "calbridge", privileged=True)
+    return configuration
+
+
+def open_configured_store(settings: Settings) -> CalendarStore:
+    store = open_store(settings.database_url)
+    store.policy = IndexPolicy(
+        past_days=int(settings.get("storage", "index_past_days")),
+        future_days=int(settings.get("storage", "index_future_days")),
+        max_per_series=int(settings.get("storage", "index_max_per_series")),
+    )
+    store.max_object_bytes = int(settings.get("storage", "max_object_bytes"))
+    return store
+
+
+def build_application(settings: Settings) -> PathDispatcher:
+    store = open_configured_store(settings)
+    dav = CalbridgeApplication(radicale_configuration(settings))
+    return PathDispatcher(dav, create_app(settings, store))

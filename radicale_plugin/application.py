@@ -1,0 +1,136 @@
+"""Radicale's Application with one seam: calendar-query REPORTs that ask for <C:expand>.
+
+Radicale strips the time range from such a query before storage sees it, then parses and
+expands every event of the calendar. Here the window goes to the occurrence index, and only
+the objects with an instance in it are expanded (with recurring-ical-events).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import posixpath
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from http import client
+
+import defusedxml.ElementTree as DefusedET
+from radicale import httputils, pathutils, types, xmlutils
+from radicale.app import Application
+from radicale.app.base import Access
+from radicale.app.report import xml_item_response
+from radicale.item import filter as radicale_filter
+from radicale.log import logger
+
+from radicale_plugin.expand import expanded_calendar_text
+from radicale_plugin.storage import Collection
+
+_C = "{urn:ietf:params:xml:ns:caldav}"
+_D = "{DAV:}"
+_EXPAND_FORMAT = "%Y%m%dT%H%M%SZ"
+
+
+@dataclass(frozen=True)
+class ExpandQuery:
+    """A calendar-query whose only filter is VCALENDAR > VEVENT [> time-range], with expand."""
+
+    start: dt.datetime
+    end: dt.datetime
+    props: list[ET.Element]
+
+
+def parse_expand_query(root: ET.Element | None) -> ExpandQuery | None:
+    """The query if this fast path can answer it exactly, else None (Radicale answers)."""
+    if root is None or root.tag != f"{_C}calendar-query":
+        return None
+    expand = root.find(f".//{_C}expand")
+    prop = root.find(f"{_D}prop")
+    filters = root.findall(f"{_C}filter")
+    if expand is None or prop is None or len(filters) != 1:
+        return None
+    try:
+        start = dt.datetime.strptime(expand.get("start", ""), _EXPAND_FORMAT).replace(tzinfo=dt.UTC)
+        end = dt.datetime.strptime(expand.get("end", ""), _EXPAND_FORMAT).replace(tzinfo=dt.UTC)
+    except ValueError:
+        return None
+    calendar_filter = list(filters[0])
+    if len(calendar_filter) != 1 or calendar_filter[0].get("name", "").upper() != "VCALENDAR":
+        return None
+    event_filter = list(calendar_filter[0])
+    if len(event_filter) != 1 or event_filter[0].tag != f"{_C}comp-filter" or \
+            event_filter[0].get("name", "").upper() != "VEVENT":
+        return None
+    inner = list(event_filter[0])
+    if len(inner) > 1 or (inner and inner[0].tag != f"{_C}time-range"):
+        return None
+    if inner:
+        range_start, range_end = radicale_filter.parse_time_range(inner[0])
+        start, end = max(start, range_start), min(end, range_end)
+    return ExpandQuery(start, end, list(prop))
+
+
+class CalbridgeApplication(Application):
+    def do_REPORT(self, environ: types.WSGIEnviron, base_prefix: str, path: str, user: str,
+                  user_groups: set, request_info: dict) -> types.WSGIResponse:
+        body = httputils.read_raw_request_body(self.configuration, environ)
+        environ["wsgi.input"] = io.BytesIO(body)
+        query = None
+        if body and not self._sharing._enabled:
+            try:
+                query = parse_expand_query(DefusedET.fromstring(body))
+            except ET.ParseError:
+                query = None
+        if query is not None:
+            response = self._expand_report(base_prefix, path, user, user_groups, query,
+                                           request_info)
+            if response is not None:
+                return response
+            environ["wsgi.input"] = io.BytesIO(body)
+        return super().do_REPORT(environ, base_prefix, path, user, user_groups, request_info)
+
+    def _expand_report(self, base_prefix: str, path: str, user: str, user_groups: set,
+                       query: ExpandQuery, request_info: dict) -> types.WSGIResponse | None:
+        access = Access(self._rights, user, user_groups, path, None)
+        if not access.check("r"):
+            return httputils.NOT_ALLOWED
+        with self._storage.acquire_lock("r", user):
+            collection = next(iter(self._storage.discover(path)), None)
+            if not isinstance(collection, Collection) or collection.tag != "VCALENDAR":
+                return None  # an item, a principal, or not ours: Radicale's own path
+            if not access.check("r", collection):
+                return httputils.NOT_ALLOWED
+            start_ts = int(query.start.timestamp())
+            end_ts = int(query.end.timestamp())
+            matches = collection.store.objects_in_window(collection.record.id, start_ts, end_ts)
+            items = [collection._item(m.record) for m in matches]
+        multistatus = ET.Element(f"{_D}multistatus")
+        for item in items:
+            try:
+                text, count = expanded_calendar_text(item.serialize(), query.start, query.end)
+            except Exception as exc:  # a broken stored object must not hide the others
+                logger.warning("cannot expand %r: %s", item.href, exc)
+                continue
+            if count == 0:
+                continue
+            found, not_found = [], []
+            for prop in query.props:
+                element = ET.Element(prop.tag)
+                if prop.tag == f"{_D}getetag":
+                    element.text = item.etag
+                    found.append(element)
+                elif prop.tag == f"{_C}calendar-data":
+                    element.text = text
+                    found.append(element)
+                elif prop.tag == f"{_D}getcontenttype":
+                    element.text = xmlutils.get_content_type(item, self._encoding)
+                    found.append(element)
+                else:
+                    not_found.append(element)
+            assert item.href
+            uri = pathutils.unstrip_path(posixpath.join(collection.path, item.href))
+            multistatus.append(xml_item_response(base_prefix, uri, found_props=found,
+                                                 not_found_props=not_found))
+        headers = {"Content-Type": f"text/xml; charset={self._encoding}"}
+        request_info["status"] = client.MULTI_STATUS
+        return (client.MULTI_STATUS, headers, self._xml_response(multistatus, request_info),
+                None)

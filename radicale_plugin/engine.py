@@ -1,0 +1,137 @@
+"""Database engines and transactions.
+
+This is the one place that knows which SQL engine is underneath: SQLite pragmas and
+BEGIN IMMEDIATE, PostgreSQL advisory locks. Everything else is portable SQLAlchemy Core.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import hashlib
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+_engines: dict[str, Engine] = {}
+_engines_lock = threading.Lock()
+
+
+def get_engine(url: str) -> Engine:
+    """One engine per URL per process (Radicale builds its Storage twice)."""
+    with _engines_lock:
+        engine = _engines.get(url)
+        if engine is None:
+            engine = _create_engine(url)
+            _engines[url] = engine
+        return engine
+
+
+def dispose_engines() -> None:
+    with _engines_lock:
+        for engine in _engines.values():
+            engine.dispose()
+        _engines.clear()
+
+
+def _create_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        return _create_sqlite_engine(url)
+    return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+# --- SQLite-specific: the only SQLite-only code of the store ---------------------------------
+
+def _create_sqlite_engine(url: str) -> Engine:
+    database = sa.engine.make_url(url).database
+    if database and database != ":memory:":
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(
+        url, connect_args={"timeout": 60, "check_same_thread": False}, pool_size=20,
+        max_overflow=20,
+    )
+
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+        # Let SQLAlchemy's "begin" event emit BEGIN itself, so writers can use BEGIN IMMEDIATE.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=60000")
+        cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        # A write transaction takes the database write lock up front: a check-then-write
+        # sequence can then never be interleaved with another process's write.
+        write = conn.get_execution_options().get("calbridge_write", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+    return engine
+
+
+def _lock_keys(engine: Engine, conn: Connection, lock_paths: Sequence[str]) -> None:
+    if engine.dialect.name != "postgresql":
+        return  # SQLite: BEGIN IMMEDIATE already serializes writers.
+    for path in sorted(set(lock_paths)):
+        key = int.from_bytes(hashlib.sha256(path.encode()).digest()[:8], "big", signed=True)
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+
+
+# ---------------------------------------------------------------------------------------------
+
+@dataclass
+class Transaction:
+    """The ambient transaction of the current thread (or task)."""
+
+    conn: Connection
+    write: bool
+    # collection id -> revision already allocated in this transaction
+    revisions: dict[int, int] = field(default_factory=dict)
+
+
+_current: contextvars.ContextVar[Transaction | None] = contextvars.ContextVar(
+    "calbridge_transaction", default=None
+)
+
+
+def lock_path_for(path: str) -> str:
+    """The lock scope of a store path: its collection (owner/name), or the principal."""
+    parts = [p for p in path.strip("/").split("/") if p]
+    return "/".join(parts[:2])
+
+
+@contextmanager
+def transaction(
+    engine: Engine, write: bool, lock_paths: Sequence[str] = ("",)
+) -> Iterator[Transaction]:
+    """Run in the ambient transaction if there is one, else in a new one.
+
+    A write inside an ambient read transaction is a programming error: upgrading a SQLite
+    read transaction to a write one can deadlock, so it is refused loudly.
+    """
+    ambient = _current.get()
+    if ambient is not None:
+        if write and not ambient.write:
+            raise RuntimeError("write requested inside a read transaction")
+        yield ambient
+        return
+    conn = engine.connect().execution_options(calbridge_write=write)
+    try:
+        with conn.begin():
+            if write:
+                _lock_keys(engine, conn, [lock_path_for(p) for p in lock_paths])
+            tx = Transaction(conn=conn, write=write)
+            token = _current.set(tx)
+            try:
+                yield tx
+            finally:
+                _current.reset(token)
+    finally:
+        conn.close()

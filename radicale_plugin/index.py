@@ -1,0 +1,150 @@
+"""Derive the index of one iCalendar object from its text: pure functions, no I/O.
+
+Occurrences come from recurring-ical-events (the same expander the REST API uses), so
+CalDAV time-range answers and REST lists agree. The envelope (start_ts, end_ts) keeps
+Radicale's ``time_range`` semantics, which Radicale computes itself on PUT.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import icalendar
+import recurring_ical_events
+from radicale.item import filter as radicale_filter
+
+TIMESTAMP_MIN: int = radicale_filter.TIMESTAMP_MIN
+TIMESTAMP_MAX: int = radicale_filter.TIMESTAMP_MAX
+
+# Components whose occurrences we index exactly; VTODO/VJOURNAL time-range rules
+# (RFC 4791 9.9) differ and are left to Radicale's own evaluation.
+INDEXED_COMPONENTS = frozenset({"VEVENT"})
+OBJECT_COMPONENTS = ("VEVENT", "VTODO", "VJOURNAL", "VFREEBUSY", "VAVAILABILITY")
+
+
+class InvalidObject(ValueError):
+    """The text is not one valid iCalendar object the store accepts."""
+
+
+@dataclass(frozen=True)
+class IndexPolicy:
+    """How far around now recurring series are materialized, and how many rows per series."""
+
+    past_days: int = 366
+    future_days: int = 2 * 366
+    max_per_series: int = 2000
+
+
+@dataclass
+class ObjectIndex:
+    uid: str
+    component: str
+    start_ts: int
+    end_ts: int
+    indexed_from: int
+    indexed_until: int
+    occurrences: list[tuple[int, int]] = field(default_factory=list)
+
+    @property
+    def max_duration(self) -> int:
+        return max((end - start for start, end in self.occurrences), default=0)
+
+
+def parse_object(text: str) -> icalendar.Calendar:
+    """Parse one object and check the rules every door enforces: one UID, one component type."""
+    try:
+        cal = icalendar.Calendar.from_ical(text)
+    except Exception as exc:  # icalendar raises ValueError, KeyError, IndexError...
+        raise InvalidObject(f"not parseable iCalendar: {exc}") from exc
+    if not isinstance(cal, icalendar.Calendar) or cal.name != "VCALENDAR":
+        raise InvalidObject("the object must be one VCALENDAR")
+    components = [c for c in cal.subcomponents if c.name in OBJECT_COMPONENTS]
+    if not components:
+        raise InvalidObject("the VCALENDAR holds no VEVENT, VTODO or VJOURNAL")
+    names = {c.name for c in components}
+    if len(names) > 1:
+        raise InvalidObject(f"one component type per object, got {sorted(names)}")
+    uids = {str(c.get("UID", "")) for c in components}
+    if len(uids) != 1 or "" in uids:
+        raise InvalidObject("every component needs the same, non-empty UID")
+    return cal
+
+
+def object_uid_and_component(cal: icalendar.Calendar) -> tuple[str, str]:
+    component = next(c for c in cal.subcomponents if c.name in OBJECT_COMPONENTS)
+    return str(component["UID"]), component.name
+
+
+def to_timestamp(value: dt.date | dt.datetime) -> int:
+    """POSIX seconds; dates and floating times are read as UTC, as Radicale does."""
+    if not isinstance(value, dt.datetime):
+        value = dt.datetime(value.year, value.month, value.day)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    return int(value.timestamp())
+
+
+def occurrence_bounds(component: icalendar.cal.Component) -> tuple[int, int]:
+    """Start and exclusive end of one expanded instance, zero length stored as one second."""
+    start = component["DTSTART"].dt
+    if "DTEND" in component:
+        end = component["DTEND"].dt
+    elif "DURATION" in component:
+        end = start + component["DURATION"].dt
+    elif not isinstance(start, dt.datetime):
+        end = start + dt.timedelta(days=1)
+    else:
+        end = start
+    start_ts, end_ts = to_timestamp(start), to_timestamp(end)
+    return start_ts, max(end_ts, start_ts + 1)
+
+
+def build_index(
+    cal: icalendar.Calendar,
+    envelope: tuple[int, int],
+    now: dt.datetime,
+    policy: IndexPolicy,
+) -> ObjectIndex:
+    """The index of one parsed object; ``envelope`` is Radicale's time_range for it."""
+    uid, component = object_uid_and_component(cal)
+    start_ts, end_ts = envelope
+    index = ObjectIndex(uid, component, start_ts, end_ts, TIMESTAMP_MIN, TIMESTAMP_MIN)
+    if component not in INDEXED_COMPONENTS:
+        return index  # nothing proven: Radicale's own filter decides
+    parts = [c for c in cal.subcomponents if c.name == component]
+    if len(parts) == 1 and not any(k in parts[0] for k in ("RRULE", "RDATE")):
+        if "DTSTART" not in parts[0]:
+            return index
+        index.occurrences = [occurrence_bounds(parts[0])]
+        index.indexed_from, index.indexed_until = TIMESTAMP_MIN, TIMESTAMP_MAX
+        return index
+
+    window_from = now - dt.timedelta(days=policy.past_days)
+    window_until = now + dt.timedelta(days=policy.future_days)
+    from_ts, until_ts = to_timestamp(window_from), to_timestamp(window_until)
+    query = recurring_ical_events.of(cal, components=[component])
+    occurrences: list[tuple[int, int]] = []
+    hard_limit = 4 * policy.max_per_series
+    try:
+        for instance in query.between(window_from, window_until):
+            occurrences.append(occurrence_bounds(instance))
+            if len(occurrences) > hard_limit:
+                # Too dense to materialize (e.g. MINUTELY): prove nothing, Radicale decides.
+                return index
+    except Exception as exc:
+        raise InvalidObject(f"recurrence cannot be expanded: {exc}") from exc
+    occurrences.sort()  # instances (overrides especially) need not come in order
+    truncated_at: int | None = None
+    if len(occurrences) > policy.max_per_series:
+        truncated_at = occurrences[policy.max_per_series][0]
+        occurrences = occurrences[: policy.max_per_series]
+    index.occurrences = occurrences
+    # The rows are complete over the materialized window; a finite series that lies
+    # wholly inside it is complete everywhere.
+    index.indexed_from = TIMESTAMP_MIN if start_ts >= from_ts else from_ts
+    if truncated_at is not None:
+        index.indexed_until = truncated_at
+    else:
+        index.indexed_until = TIMESTAMP_MAX if end_ts <= until_ts else until_ts
+    return index

@@ -1,0 +1,19 @@
+"""Alembic environment: uses the engine handed over by radicale_plugin.migrate."""
+
+from __future__ import annotations
+
+from alembic import context
+
+from radicale_plugin.schema import metadata
+
+config = context.config
+engine = config.attributes["engine"]
+
+with engine.connect().execution_options(calbridge_write=True) as connection:
+    context.configure(
+        connection=connection,
+        target_metadata=metadata,
+        render_as_batch=engine.dialect.name == "sqlite",
+    )
+    with context.begin_transaction():
+        context.run_migrations()
