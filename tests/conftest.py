@@ -32,6 +32,7 @@ class Server:
     port: int = field(default_factory=free_port)
     process: subprocess.Popen | None = None
     log_path: Path | None = None
+    extra_env: dict[str, str] = field(default_factory=dict)
 
     @property
     def url(self) -> str:
@@ -40,7 +41,8 @@ class Server:
     @property
     def env(self) -> dict[str, str]:
         return {**os.environ, "CALBRIDGE_STORAGE_DATA_DIR": str(self.data_dir),
-                "CALBRIDGE_SERVER_PORT": str(self.port), "CALBRIDGE_CONFIG": ""}
+                "CALBRIDGE_SERVER_PORT": str(self.port), "CALBRIDGE_CONFIG": "",
+                **self.extra_env}
 
     def cli(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
         return subprocess.run([sys.executable, "-m", "bridge.cli", *args], cwd=ROOT, env=self.env,
