@@ -2,16 +2,41 @@
 
 from __future__ import annotations
 
-from flask import Flask
+from flask import redirect
+from flask_openapi3 import Info, OpenAPI
 
 from bridge.api.health import health_blueprint
+from bridge.api.tokens import tokens_blueprint
+from bridge.auth import authenticate_request
 from bridge.config import Settings
+from bridge.errors import register_error_handlers, validation_failed
+from bridge.services import Services
+from radicale_plugin.accounts import Accounts
 from radicale_plugin.store import CalendarStore
+from radicale_plugin.throttle import LoginThrottle, ThrottlePolicy
 
 
-def create_app(settings: Settings, store: CalendarStore) -> Flask:
-    app = Flask("calbridge")
-    app.config["CALBRIDGE_SETTINGS"] = settings
-    app.extensions["calbridge_store"] = store
-    app.register_blueprint(health_blueprint, url_prefix="/api")
+def create_app(settings: Settings, store: CalendarStore) -> OpenAPI:
+    app = OpenAPI(
+        "calbridge",
+        info=Info(title="calbridge API", version="1.0.0",
+                  description="Workspace Calendars + Schedules API and the Access Events API "
+                              "over the same store that CalDAV clients sync."),
+        security_schemes={"bearer": {"type": "http", "scheme": "bearer"}},
+        doc_prefix="/api/docs", doc_url="/openapi.json",
+        validation_error_status=400, validation_error_callback=validation_failed,
+    )
+    app.json.sort_keys = False
+    app.extensions["calbridge"] = Services(
+        settings=settings, store=store, accounts=Accounts(store),
+        throttle=LoginThrottle(store, ThrottlePolicy(
+            max_failures=int(settings.get("security", "auth_max_failures")),
+            window_seconds=int(settings.get("security", "auth_failure_window")))),
+    )
+    register_error_handlers(app)
+    app.before_request(authenticate_request)
+    app.register_api(health_blueprint)
+    app.register_api(tokens_blueprint)
+    app.add_url_rule("/api/openapi.json", "openapi_document", lambda: app.api_doc)
+    app.add_url_rule("/api/docs", "docs_home", lambda: redirect("/api/docs/swagger"))
     return app

@@ -9,6 +9,7 @@ import sys
 from collections.abc import Sequence
 
 from bridge.config import Settings, load_settings
+from radicale_plugin.store import StoreError
 
 
 def _print(args: argparse.Namespace, data: dict, text: str) -> None:
@@ -50,6 +51,73 @@ def cmd_user_add(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _accounts(settings: Settings):  # type: ignore[no-untyped-def]
+    from bridge.wsgi import open_configured_store
+    from radicale_plugin.accounts import Accounts
+
+    return Accounts(open_configured_store(settings))
+
+
+def cmd_workspace_create(args: argparse.Namespace, settings: Settings) -> int:
+    ws = _accounts(settings).create_workspace(args.name, args.owner)
+    _print(args, {"id": ws.id, "uuid": ws.uuid, "name": ws.name}, ws.uuid)
+    return 0
+
+
+def cmd_workspace_add_member(args: argparse.Namespace, settings: Settings) -> int:
+    _accounts(settings).add_member(args.workspace, args.username, args.role)
+    _print(args, {"workspace": args.workspace, "username": args.username, "role": args.role},
+           f"{args.username} is now {args.role} of {args.workspace}")
+    return 0
+
+
+def _csv(value: str | None) -> list[str] | None:
+    return None if value is None else [v.strip() for v in value.split(",") if v.strip()]
+
+
+def _token_dict(token) -> dict:  # type: ignore[no-untyped-def]
+    return {"id": token.id, "prefix": token.prefix, "title": token.title,
+            "workspaceId": token.workspace_id, "scopes": list(token.scopes),
+            "accessLevel": token.access_level, "operations": list(token.operations),
+            "calendarIds": None if token.calendar_ids is None else list(token.calendar_ids),
+            "pastDays": token.past_days, "futureDays": token.future_days,
+            "expiresAt": token.expires_at, "revokedAt": token.revoked_at,
+            "lastUsedAt": token.last_used_at}
+
+
+def cmd_token_create(args: argparse.Namespace, settings: Settings) -> int:
+    calendars = _csv(args.calendars)
+    secret, token = _accounts(settings).create_token(
+        args.user, args.workspace, _csv(args.scopes) or [], title=args.title,
+        access_level=args.access_level, operations=_csv(args.operations),
+        visible_fields=_csv(args.visible_fields),
+        calendar_ids=None if calendars is None else [int(c) for c in calendars],
+        past_days=args.past_days, future_days=args.future_days,
+        expires_in_days=args.expires_in_days)
+    _print(args, {"token": secret, **_token_dict(token)}, secret)
+    return 0
+
+
+def cmd_token_list(args: argparse.Namespace, settings: Settings) -> int:
+    accounts = _accounts(settings)
+    user = accounts.get_user(args.user)
+    if user is None:
+        raise LookupError(f"no user {args.user}")
+    tokens = accounts.tokens(user_id=user.id)
+    if args.json:
+        print(json.dumps([_token_dict(t) for t in tokens]))
+    for t in tokens if not args.json else ():
+        state = "revoked" if t.revoked_at else "active"
+        print(f"{t.id}\tcb_{t.prefix}_…\t{state}\t{','.join(t.scopes)}\t{t.title}")
+    return 0
+
+
+def cmd_token_revoke(args: argparse.Namespace, settings: Settings) -> int:
+    token = _accounts(settings).revoke_token(args.token_id)
+    _print(args, _token_dict(token), f"token {token.id} revoked")
+    return 0
+
+
 def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     from bridge.importer import import_calendar
     from bridge.wsgi import open_configured_store
@@ -83,6 +151,46 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--json", action="store_true")
     add.set_defaults(func=cmd_user_add)
 
+    workspace = commands.add_parser("workspace", help="manage workspaces").add_subparsers(
+        dest="workspace_command", required=True)
+    ws_create = workspace.add_parser("create", help="create a workspace; prints its UUID")
+    ws_create.add_argument("name")
+    ws_create.add_argument("--owner", required=True)
+    ws_create.add_argument("--json", action="store_true")
+    ws_create.set_defaults(func=cmd_workspace_create)
+    ws_add = workspace.add_parser("add-member", help="add (or re-role) a member")
+    ws_add.add_argument("workspace", help="workspace UUID")
+    ws_add.add_argument("username")
+    ws_add.add_argument("--role", default="member", choices=["member", "admin"])
+    ws_add.add_argument("--json", action="store_true")
+    ws_add.set_defaults(func=cmd_workspace_add_member)
+
+    token = commands.add_parser("token", help="manage API tokens").add_subparsers(
+        dest="token_command", required=True)
+    tk_create = token.add_parser("create", help="create a token; prints it once")
+    tk_create.add_argument("--user", required=True)
+    tk_create.add_argument("--workspace", required=True, help="workspace UUID")
+    tk_create.add_argument("--scopes", required=True, help="e.g. calendars:read,calendars:write")
+    tk_create.add_argument("--title", default="")
+    tk_create.add_argument("--calendars", help="allow-list of calendar ids, comma separated")
+    tk_create.add_argument("--past-days", type=int)
+    tk_create.add_argument("--future-days", type=int)
+    tk_create.add_argument("--access-level", default="full_access",
+                           choices=["free_busy_only", "view_only", "full_access"])
+    tk_create.add_argument("--operations", help="allowed operations, comma separated, or all")
+    tk_create.add_argument("--visible-fields", help="visible fields, comma separated, or all")
+    tk_create.add_argument("--expires-in-days", type=int)
+    tk_create.add_argument("--json", action="store_true")
+    tk_create.set_defaults(func=cmd_token_create)
+    tk_list = token.add_parser("list", help="a user's tokens (never their secrets)")
+    tk_list.add_argument("--user", required=True)
+    tk_list.add_argument("--json", action="store_true")
+    tk_list.set_defaults(func=cmd_token_list)
+    tk_revoke = token.add_parser("revoke", help="revoke a token at once")
+    tk_revoke.add_argument("token_id", type=int)
+    tk_revoke.add_argument("--json", action="store_true")
+    tk_revoke.set_defaults(func=cmd_token_revoke)
+
     imp = commands.add_parser("import", help="import a whole-calendar .ics into a calendar")
     imp.add_argument("calendar_path", help="/<username>/<calendar>/")
     imp.add_argument("file")
@@ -97,7 +205,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=str(settings.get("logging", "level")).upper())
     try:
         return int(args.func(args, settings))
-    except (ValueError, LookupError) as exc:
+    except (ValueError, LookupError, StoreError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

@@ -20,6 +20,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     },
     "smtp": {"host": "", "port": 25, "security": "none", "username": "", "password": "",
              "from": ""},
+    "security": {"auth_max_failures": 20, "auth_failure_window": 300},
     "logging": {"level": "warning"},
 }
 

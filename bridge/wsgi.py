@@ -41,14 +41,17 @@ def radicale_configuration(settings: Settings) -> radicale_config.Configuration:
                    "max_content_length": str(max(100_000_000,
                                                  settings.get("storage", "max_object_bytes")))},
         "auth": {"type": "radicale_plugin.auth", "delay": "1"},
-        "rights": {"type": "owner_only"},
+        "rights": {"type": "radicale_plugin.rights"},
         "storage": {"type": "radicale_plugin.storage",
                     "filesystem_folder": str(settings.data_dir / "radicale")},
         "web": {"type": "internal"},
         "logging": {"level": str(settings.get("logging", "level"))},
     }, "calbridge", privileged=True)
-    configuration.update({"storage": {"calbridge_database_url": settings.database_url}},
-                         "calbridge", privileged=True)
+    configuration.update({"storage": {
+        "calbridge_database_url": settings.database_url,
+        "calbridge_auth_max_failures": str(settings.get("security", "auth_max_failures")),
+        "calbridge_auth_failure_window": str(settings.get("security", "auth_failure_window")),
+    }}, "calbridge", privileged=True)
     return configuration
 
 

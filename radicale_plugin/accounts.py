@@ -1,19 +1,73 @@
-"""User accounts: CalDAV logins with argon2 password hashes."""
+"""Accounts: users (CalDAV logins, argon2 passwords), workspaces, memberships, API tokens."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import os
+import secrets
+import threading
+import uuid
+from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from radicale_plugin.schema import user_account
-from radicale_plugin.store import CalendarStore, Conflict, now_ts
+from radicale_plugin.schema import api_token, collection, membership, user_account, workspace
+from radicale_plugin.store import CalendarStore, Conflict, NotFound, now_ts
 
 _hasher = PasswordHasher()
 # Verifying against a throw-away hash keeps the cost of "no such user" equal to a wrong password.
 _DUMMY_HASH = _hasher.hash("calbridge-dummy-password")
+
+ROLES = ("member", "admin")
+SCOPES = ("calendars:read", "calendars:write", "calendars:admin")
+ACCESS_LEVELS = ("free_busy_only", "view_only", "full_access")
+OPERATIONS = ("create_events", "edit_title", "edit_description", "edit_location", "edit_times",
+              "edit_attendees", "delete_events", "respond_to_event")
+VISIBLE_FIELDS = ("title", "description", "location", "attendees", "times", "status",
+                  "organizer", "labels", "join_url")
+TOKEN_PREFIX = "cb_"
+
+
+class VerifiedSecrets:
+    """Remembers passwords that verified against a stored argon2 hash, so that CalDAV clients
+    (which send Basic credentials on every request) do not pay for argon2 each time.
+
+    Entries are keyed by the stored hash itself: a changed password changes the stored hash
+    and the entry no longer matches. Secrets are kept only as an HMAC under a per-process key.
+    """
+
+    def __init__(self, size: int = 10_000) -> None:
+        self._key = os.urandom(32)
+        self._size = size
+        self._entries: OrderedDict[tuple[str, bytes], str] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def _digest(self, name: str, secret: str) -> tuple[str, bytes]:
+        return name, hmac.new(self._key, secret.encode(), hashlib.sha256).digest()
+
+    def matches(self, name: str, secret: str, stored_hash: str) -> bool:
+        key = self._digest(name, secret)
+        with self._lock:
+            cached = self._entries.get(key)
+            if cached is not None:
+                self._entries.move_to_end(key)
+        return cached is not None and hmac.compare_digest(cached, stored_hash)
+
+    def remember(self, name: str, secret: str, stored_hash: str) -> None:
+        key = self._digest(name, secret)
+        with self._lock:
+            self._entries[key] = stored_hash
+            self._entries.move_to_end(key)
+            while len(self._entries) > self._size:
+                self._entries.popitem(last=False)
+
+
+_verified = VerifiedSecrets()
 
 
 @dataclass(frozen=True)
@@ -21,11 +75,68 @@ class User:
     id: int
     username: str
     email: str
+    default_workspace_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Workspace:
+    id: int
+    uuid: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Token:
+    """An API token's record (never its secret)."""
+
+    id: int
+    prefix: str
+    user_id: int
+    workspace_id: int
+    title: str
+    scopes: tuple[str, ...]
+    access_level: str
+    operations: tuple[str, ...]
+    visible_fields: tuple[str, ...]
+    calendar_ids: tuple[int, ...] | None
+    past_days: int | None
+    future_days: int | None
+    expires_at: int | None
+    revoked_at: int | None
+    last_used_at: int | None
+    created_at: int
+
+    @classmethod
+    def from_row(cls, row: sa.RowMapping) -> Token:
+        ids = row["calendar_ids"]
+        return cls(
+            id=row["id"], prefix=row["prefix"], user_id=row["user_id"],
+            workspace_id=row["workspace_id"], title=row["title"], scopes=tuple(row["scopes"]),
+            access_level=row["access_level"], operations=tuple(row["operations"]),
+            visible_fields=tuple(row["visible_fields"]),
+            calendar_ids=None if ids is None else tuple(int(i) for i in ids),
+            past_days=row["past_days"], future_days=row["future_days"],
+            expires_at=row["expires_at"], revoked_at=row["revoked_at"],
+            last_used_at=row["last_used_at"], created_at=row["created_at"])
+
+    def usable(self, now: int) -> bool:
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+
+
+def _secret_hash(secret: str) -> str:
+    # Tokens carry 256 random bits: a fast hash is as safe as a slow one and costs nothing.
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _user(row: sa.RowMapping) -> User:
+    return User(row["id"], row["username"], row["email"], row["default_workspace_id"])
 
 
 class Accounts:
     def __init__(self, store: CalendarStore) -> None:
         self.store = store
+
+    # -- users -------------------------------------------------------------------------------
 
     def add_user(self, username: str, email: str, password: str) -> User:
         if not username or "/" in username or username.startswith("."):
@@ -34,7 +145,7 @@ class Accounts:
             raise ValueError("email must be an address")
         if len(password) < 8:
             raise ValueError("a password has at least 8 characters")
-        with self.store.write(f".accounts/{username}") as conn:
+        with self.store.write(".accounts") as conn:
             taken = conn.execute(sa.select(user_account.c.id).where(sa.or_(
                 user_account.c.username == username,
                 user_account.c.email == email.lower()))).first()
@@ -49,14 +160,195 @@ class Accounts:
         with self.store.read() as conn:
             row = conn.execute(sa.select(user_account).where(
                 user_account.c.username == username)).mappings().first()
-        return User(row["id"], row["username"], row["email"]) if row else None
+        return _user(row) if row else None
+
+    def get_user_by_id(self, user_id: int) -> User | None:
+        with self.store.read() as conn:
+            row = conn.execute(sa.select(user_account).where(
+                user_account.c.id == user_id)).mappings().first()
+        return _user(row) if row else None
 
     def check_password(self, username: str, password: str) -> User | None:
         with self.store.read() as conn:
             row = conn.execute(sa.select(user_account).where(
                 user_account.c.username == username)).mappings().first()
+        if row is not None and _verified.matches(username, password, row["password_hash"]):
+            return _user(row)
         try:
             _hasher.verify(row["password_hash"] if row else _DUMMY_HASH, password)
         except (VerificationError, InvalidHashError):
             return None
-        return User(row["id"], row["username"], row["email"]) if row else None
+        if row is None:
+            return None
+        _verified.remember(username, password, row["password_hash"])
+        return _user(row)
+
+    # -- workspaces ----------------------------------------------------------------------------
+
+    def create_workspace(self, name: str, owner: str) -> Workspace:
+        if not name.strip():
+            raise ValueError("a workspace needs a name")
+        user = self._require_user(owner)
+        ws_uuid = str(uuid.uuid4())
+        with self.store.write(".accounts") as conn:
+            ws_id = conn.execute(workspace.insert().values(
+                uuid=ws_uuid, name=name.strip(), created_at=now_ts())).inserted_primary_key[0]
+            self._join(conn, ws_id, user, "admin")
+        return Workspace(ws_id, ws_uuid, name.strip())
+
+    def add_member(self, workspace_ref: str, username: str, role: str = "member") -> None:
+        if role not in ROLES:
+            raise ValueError(f"role is one of {', '.join(ROLES)}")
+        user = self._require_user(username)
+        ws = self.get_workspace(workspace_ref)
+        if ws is None:
+            raise NotFound(f"workspace {workspace_ref}")
+        with self.store.write(".accounts") as conn:
+            conn.execute(membership.delete().where(membership.c.workspace_id == ws.id,
+                                                   membership.c.user_id == user.id))
+            self._join(conn, ws.id, user, role)
+
+    def _join(self, conn: sa.Connection, ws_id: int, user: User, role: str) -> None:
+        conn.execute(membership.insert().values(workspace_id=ws_id, user_id=user.id, role=role))
+        if user.default_workspace_id is None:
+            # A user's first workspace becomes their default, and adopts the calendars they
+            # made over CalDAV before belonging to any.
+            conn.execute(user_account.update().where(user_account.c.id == user.id).values(
+                default_workspace_id=ws_id))
+            conn.execute(collection.update().where(
+                collection.c.owner == user.username, collection.c.tag != "",
+                collection.c.workspace_id.is_(None)).values(workspace_id=ws_id))
+
+    def get_workspace(self, ref: str | int) -> Workspace | None:
+        column = workspace.c.id if isinstance(ref, int) else workspace.c.uuid
+        with self.store.read() as conn:
+            row = conn.execute(sa.select(workspace).where(column == ref)).mappings().first()
+        return Workspace(row["id"], row["uuid"], row["name"]) if row else None
+
+    def memberships(self, user_id: int) -> dict[int, str]:
+        """workspace id -> role."""
+        with self.store.read() as conn:
+            return dict(conn.execute(sa.select(membership.c.workspace_id, membership.c.role)
+                                     .where(membership.c.user_id == user_id)).all())
+
+    def members(self, workspace_id: int) -> dict[str, str]:
+        """username -> role."""
+        with self.store.read() as conn:
+            return dict(conn.execute(
+                sa.select(user_account.c.username, membership.c.role)
+                .join(membership, membership.c.user_id == user_account.c.id)
+                .where(membership.c.workspace_id == workspace_id)).all())
+
+    # -- tokens --------------------------------------------------------------------------------
+
+    def create_token(
+        self, username: str, workspace_ref: str | int, scopes: Iterable[str], *,
+        title: str = "", access_level: str = "full_access",
+        operations: Iterable[str] | None = None, visible_fields: Iterable[str] | None = None,
+        calendar_ids: Iterable[int] | None = None, past_days: int | None = None,
+        future_days: int | None = None, expires_in_days: int | None = None,
+    ) -> tuple[str, Token]:
+        """Create a token; returns (the token, shown only now, and its record)."""
+        user = self._require_user(username)
+        ws = self.get_workspace(workspace_ref)
+        if ws is None:
+            raise NotFound(f"workspace {workspace_ref}")
+        if ws.id not in self.memberships(user.id):
+            raise ValueError(f"{username} is not a member of workspace {ws.uuid}")
+        scopes = sorted(set(scopes))
+        _check_choices("scope", scopes, SCOPES)
+        if not scopes:
+            raise ValueError("a token needs at least one scope")
+        if access_level not in ACCESS_LEVELS:
+            raise ValueError(f"access level is one of {', '.join(ACCESS_LEVELS)}")
+        ops = sorted(set(OPERATIONS if operations is None else _expand_all(operations,
+                                                                            OPERATIONS)))
+        _check_choices("operation", ops, OPERATIONS)
+        fields = sorted(set(VISIBLE_FIELDS if visible_fields is None else _expand_all(
+            visible_fields, VISIBLE_FIELDS)))
+        _check_choices("visible field", fields, VISIBLE_FIELDS)
+        for days in (past_days, future_days, expires_in_days):
+            if days is not None and days < 0:
+                raise ValueError("day counts are not negative")
+        prefix = secrets.token_hex(6)
+        secret = secrets.token_urlsafe(32)
+        now = now_ts()
+        with self.store.write(".accounts") as conn:
+            token_id = conn.execute(api_token.insert().values(
+                prefix=prefix, secret_hash=_secret_hash(secret), user_id=user.id,
+                workspace_id=ws.id, title=title, scopes=scopes, access_level=access_level,
+                operations=ops, visible_fields=fields,
+                calendar_ids=None if calendar_ids is None else sorted(set(calendar_ids)),
+                past_days=past_days, future_days=future_days,
+                expires_at=None if expires_in_days is None else now + expires_in_days * 86400,
+                created_at=now)).inserted_primary_key[0]
+            row = conn.execute(sa.select(api_token).where(api_token.c.id == token_id)
+                               ).mappings().one()
+        return f"{TOKEN_PREFIX}{prefix}_{secret}", Token.from_row(row)
+
+    def tokens(self, *, user_id: int | None = None, workspace_id: int | None = None
+               ) -> list[Token]:
+        query = sa.select(api_token).order_by(api_token.c.id)
+        if user_id is not None:
+            query = query.where(api_token.c.user_id == user_id)
+        if workspace_id is not None:
+            query = query.where(api_token.c.workspace_id == workspace_id)
+        with self.store.read() as conn:
+            return [Token.from_row(r) for r in conn.execute(query).mappings()]
+
+    def get_token(self, token_id: int) -> Token | None:
+        with self.store.read() as conn:
+            row = conn.execute(sa.select(api_token).where(api_token.c.id == token_id)
+                               ).mappings().first()
+        return Token.from_row(row) if row else None
+
+    def revoke_token(self, token_id: int) -> Token:
+        with self.store.write(".accounts") as conn:
+            updated = conn.execute(api_token.update().where(
+                api_token.c.id == token_id, api_token.c.revoked_at.is_(None)
+            ).values(revoked_at=now_ts()))
+            row = conn.execute(sa.select(api_token).where(api_token.c.id == token_id)
+                               ).mappings().first()
+        if row is None:
+            raise NotFound(f"token {token_id}")
+        del updated
+        return Token.from_row(row)
+
+    def check_token(self, presented: str) -> Token | None:
+        """The usable token matching ``presented``, in constant time over the secret."""
+        if not presented.startswith(TOKEN_PREFIX):
+            return None
+        prefix, _, secret = presented[len(TOKEN_PREFIX):].partition("_")
+        with self.store.read() as conn:
+            row = conn.execute(sa.select(api_token).where(api_token.c.prefix == prefix)
+                               ).mappings().first()
+        expected = row["secret_hash"] if row else _secret_hash("")
+        if not hmac.compare_digest(expected, _secret_hash(secret)) or row is None:
+            return None
+        token = Token.from_row(row)
+        now = now_ts()
+        if not token.usable(now):
+            return None
+        if token.last_used_at is None or token.last_used_at < now - 60:
+            # Recorded at most once a minute: a read must not turn into a write each time.
+            with self.store.write(".accounts") as conn:
+                conn.execute(api_token.update().where(api_token.c.id == token.id).values(
+                    last_used_at=now))
+        return token
+
+    def _require_user(self, username: str) -> User:
+        user = self.get_user(username)
+        if user is None:
+            raise NotFound(f"user {username}")
+        return user
+
+
+def _expand_all(values: Iterable[str], choices: tuple[str, ...]) -> list[str]:
+    values = list(values)
+    return list(choices) if "all" in values else values
+
+
+def _check_choices(kind: str, values: Iterable[str], choices: tuple[str, ...]) -> None:
+    unknown = sorted(set(values) - set(choices))
+    if unknown:
+        raise ValueError(f"unknown {kind}: {', '.join(unknown)} (one of {', '.join(choices)})")

@@ -1,19 +1,29 @@
-"""Radicale auth plugin: ``[auth] type = radicale_plugin.auth`` checks users of the store."""
+"""Radicale auth plugin: ``[auth] type = radicale_plugin.auth``.
+
+A password or an API token (as the Basic-auth password) is turned into an AccessPolicy by
+``radicale_plugin.access``; the rights plugin reads that policy for the rest of the request.
+"""
 
 from __future__ import annotations
 
 from radicale import auth as radicale_auth
 from radicale import config as radicale_config
 
+from radicale_plugin.access import authenticate, current_policy
 from radicale_plugin.accounts import Accounts
-from radicale_plugin.store_factory import store_from_radicale_config
+from radicale_plugin.store_factory import store_from_radicale_config, throttle_from_radicale_config
 
 
 class Auth(radicale_auth.BaseAuth):
     def __init__(self, configuration: radicale_config.Configuration) -> None:
         super().__init__(configuration)
         self._accounts = Accounts(store_from_radicale_config(configuration))
+        self._throttle = throttle_from_radicale_config(configuration)
 
-    def _login(self, login: str, password: str) -> str:
-        user = self._accounts.check_password(login, password)
-        return user.username if user else ""
+    def _login_ext(self, login: str, password: str, context: radicale_auth.AuthContext) -> str:
+        policy = authenticate(self._accounts, login, password)
+        if policy is None:
+            self._throttle.record_failure(self._throttle.keys(context.remote_addr, login))
+            return ""
+        current_policy.set(policy)
+        return policy.user.username

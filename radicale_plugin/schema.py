@@ -28,6 +28,9 @@ collection = sa.Table(
     sa.Column("max_occurrence_seconds", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("created_at", sa.BigInteger, nullable=False),
     sa.Column("updated_at", sa.BigInteger, nullable=False),
+    # The workspace a calendar belongs to (None for principals and for calendars of users
+    # that belong to no workspace yet).
+    sa.Column("workspace_id", sa.Integer, nullable=True, index=True),
     sqlite_autoincrement=True,
 )
 
@@ -103,4 +106,59 @@ user_account = sa.Table(
     sa.Column("email", sa.String(320), nullable=False, unique=True),
     sa.Column("password_hash", sa.String(255), nullable=False),
     sa.Column("created_at", sa.BigInteger, nullable=False),
+    # Where calendars made by MKCALENDAR go.
+    sa.Column("default_workspace_id", sa.Integer, nullable=True),
+)
+
+workspace = sa.Table(
+    "workspace",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("uuid", sa.String(36), nullable=False, unique=True),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+)
+
+membership = sa.Table(
+    "membership",
+    metadata,
+    sa.Column("workspace_id", sa.Integer, sa.ForeignKey("workspace.id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("user_account.id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("role", sa.String(16), nullable=False),  # member | admin
+)
+
+api_token = sa.Table(
+    "api_token",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    # Public part of the token, for lookup; the secret part is stored only as a hash.
+    sa.Column("prefix", sa.String(32), nullable=False, unique=True),
+    sa.Column("secret_hash", sa.String(64), nullable=False),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("user_account.id", ondelete="CASCADE"),
+              nullable=False, index=True),
+    sa.Column("workspace_id", sa.Integer, sa.ForeignKey("workspace.id", ondelete="CASCADE"),
+              nullable=False),
+    sa.Column("title", sa.String(255), nullable=False, server_default=""),
+    sa.Column("scopes", sa.JSON, nullable=False),
+    sa.Column("access_level", sa.String(32), nullable=False),
+    sa.Column("operations", sa.JSON, nullable=False),
+    sa.Column("visible_fields", sa.JSON, nullable=False),
+    sa.Column("calendar_ids", sa.JSON, nullable=True),  # None = every calendar it may see
+    sa.Column("past_days", sa.Integer, nullable=True),  # None = unlimited
+    sa.Column("future_days", sa.Integer, nullable=True),
+    sa.Column("expires_at", sa.BigInteger, nullable=True),
+    sa.Column("revoked_at", sa.BigInteger, nullable=True),
+    sa.Column("last_used_at", sa.BigInteger, nullable=True),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+)
+
+auth_failure = sa.Table(
+    "auth_failure",
+    metadata,
+    # "addr:<ip>" or "user:<name>": failed logins counted per fixed window.
+    sa.Column("key", sa.String(320), primary_key=True),
+    sa.Column("window_start", sa.BigInteger, nullable=False),
+    sa.Column("count", sa.Integer, nullable=False),
 )

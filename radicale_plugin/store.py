@@ -21,7 +21,6 @@ from sqlalchemy.engine import Connection, Engine, RowMapping
 
 from radicale_plugin import engine as engine_mod
 from radicale_plugin.index import (
-    TIMESTAMP_MAX,
     TIMESTAMP_MIN,
     IndexPolicy,
     InvalidObject,
@@ -30,7 +29,13 @@ from radicale_plugin.index import (
     object_uid_and_component,
     parse_object,
 )
-from radicale_plugin.schema import calendar_object, change, collection, occurrence
+from radicale_plugin.schema import (
+    calendar_object,
+    change,
+    collection,
+    occurrence,
+    user_account,
+)
 
 SYNC_TOKEN_PREFIX = "http://radicale.org/ns/sync/cb-"
 
@@ -70,6 +75,7 @@ class CollectionRecord:
     max_occurrence_seconds: int
     created_at: int
     updated_at: int
+    workspace_id: int | None = None
 
     @classmethod
     def from_row(cls, row: RowMapping) -> CollectionRecord:
@@ -78,6 +84,7 @@ class CollectionRecord:
             props=dict(row["props"] or {}), revision=row["revision"],
             log_floor=row["log_floor"], max_occurrence_seconds=row["max_occurrence_seconds"],
             created_at=row["created_at"], updated_at=row["updated_at"],
+            workspace_id=row["workspace_id"],
         )
 
     @property
@@ -212,10 +219,13 @@ class CalendarStore:
             if existing is not None and props is None:
                 return CollectionRecord.from_row(existing), {}, []
             if existing is None:
+                owner = path.split("/", 1)[0]
+                tag = (props or {}).get("tag", "")
                 cid = conn.execute(
                     collection.insert().values(
-                        path=path, owner=path.split("/", 1)[0], tag=(props or {}).get("tag", ""),
-                        props=dict(props or {}), created_at=now, updated_at=now,
+                        path=path, owner=owner, tag=tag, props=dict(props or {}),
+                        created_at=now, updated_at=now,
+                        workspace_id=self._default_workspace(conn, owner) if tag else None,
                     )
                 ).inserted_primary_key[0]
                 replaced: dict[str, ObjectRecord] = {}
@@ -239,6 +249,14 @@ class CalendarStore:
                 written.append(href)
             record = self._collection(conn, cid)
         return record, replaced, written
+
+    def calendars_in_workspace(self, workspace_id: int) -> list[CollectionRecord]:
+        with self.read() as conn:
+            rows = conn.execute(
+                sa.select(collection).where(collection.c.workspace_id == workspace_id,
+                                            collection.c.tag == "VCALENDAR")
+                .order_by(collection.c.id)).mappings().all()
+        return [CollectionRecord.from_row(r) for r in rows]
 
     def set_props(self, collection_id: int, props: Mapping[str, str]) -> CollectionRecord:
         with self.write(self._lock_path(collection_id)) as conn:
@@ -458,6 +476,11 @@ class CalendarStore:
 
     # -- internals -------------------------------------------------------------------------------
 
+    @staticmethod
+    def _default_workspace(conn: Connection, username: str) -> int | None:
+        return conn.execute(sa.select(user_account.c.default_workspace_id).where(
+            user_account.c.username == username)).scalar()
+
     def _lock_path(self, collection_id: int) -> str:
         with self.read() as conn:
             path = conn.execute(
@@ -596,5 +619,3 @@ def radicale_envelope(text: str) -> tuple[int, int]:
 def uid_of(text: str) -> str:
     return object_uid_and_component(parse_object(text))[0]
 
-
-_ = (TIMESTAMP_MAX,)

@@ -9,6 +9,7 @@ from radicale import config as radicale_config
 from radicale_plugin.engine import get_engine
 from radicale_plugin.migrate import upgrade
 from radicale_plugin.store import CalendarStore
+from radicale_plugin.throttle import LoginThrottle, ThrottlePolicy
 
 _stores: dict[str, CalendarStore] = {}
 _lock = threading.Lock()
@@ -27,8 +28,23 @@ def open_store(database_url: str) -> CalendarStore:
 
 
 def store_from_radicale_config(configuration: radicale_config.Configuration) -> CalendarStore:
-    url = configuration.get("storage", "calbridge_database_url")
+    try:
+        url = configuration.get("storage", "calbridge_database_url")
+    except KeyError:
+        url = ""
     if not url:
         folder = configuration.get("storage", "filesystem_folder")
         url = f"sqlite:///{folder}/calbridge.sqlite3"
     return open_store(url)
+
+
+def throttle_from_radicale_config(configuration: radicale_config.Configuration) -> LoginThrottle:
+    def option(name: str, default: int) -> int:
+        try:
+            return int(configuration.get("storage", name))
+        except KeyError:
+            return default
+
+    return LoginThrottle(store_from_radicale_config(configuration), ThrottlePolicy(
+        max_failures=option("calbridge_auth_max_failures", 20),
+        window_seconds=option("calbridge_auth_failure_window", 300)))

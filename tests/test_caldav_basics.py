@@ -73,3 +73,23 @@ def test_time_range_query_returns_events_in_the_window(server: Server) -> None:
     found = calendar.search(start=dt.datetime(2026, 12, 9, tzinfo=dt.UTC),
                             end=dt.datetime(2026, 12, 11, tzinfo=dt.UTC), event=True)
     assert [e.icalendar_component["UID"] for e in found] == ["in"]
+
+
+def test_radicale_web_ui_stays_available(server: Server) -> None:
+    response = requests.get(f"{server.url}/.web/")
+    assert response.status_code == 200 and "text/html" in response.headers["Content-Type"]
+
+
+def test_health_reports_the_store(server: Server) -> None:
+    body = requests.get(f"{server.url}/api/health").json()
+    assert body == {"status": "ok", "store": {"status": "ok", "dialect": "sqlite"}}
+
+
+def test_a_vtodo_round_trips(server: Server) -> None:
+    calendar = make_calendar(server)
+    calendar.save_todo(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VTODO\r\nUID:todo-1\r\n"
+        "DTSTAMP:20260101T000000Z\r\nDUE:20261201T100000Z\r\nSUMMARY:Write tests\r\n"
+        "END:VTODO\r\nEND:VCALENDAR\r\n")
+    todo = calendar.todo_by_uid("todo-1")
+    assert str(todo.icalendar_component["SUMMARY"]) == "Write tests"

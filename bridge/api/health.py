@@ -3,22 +3,33 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import Blueprint, current_app, jsonify
+from flask_openapi3 import APIBlueprint, Tag
 
-from radicale_plugin.store import CalendarStore
+from bridge.models import ApiModel
+from bridge.services import services
 
-health_blueprint = Blueprint("health", __name__)
+health_blueprint = APIBlueprint("health", __name__, url_prefix="/api",
+                                abp_tags=[Tag(name="health")])
 
 
-@health_blueprint.get("/health")
+class StoreHealth(ApiModel):
+    status: str
+    dialect: str | None = None
+    detail: str | None = None
+
+
+class Health(ApiModel):
+    status: str
+    store: StoreHealth
+
+
+@health_blueprint.get("/health", responses={200: Health, 503: Health})
 def health():  # type: ignore[no-untyped-def]
-    store: CalendarStore = current_app.extensions["calbridge_store"]
+    """Whether the server is up and its store answers."""
+    store = services().store
     try:
         with store.read() as conn:
             conn.execute(sa.text("SELECT 1"))
-        database = {"status": "ok", "dialect": store.engine.dialect.name}
-        status = 200
+        return {"status": "ok", "store": {"status": "ok", "dialect": store.engine.dialect.name}}
     except Exception as exc:  # the point of a health check is to report, not to raise
-        database = {"status": "error", "detail": str(exc)}
-        status = 503
-    return jsonify({"status": "ok" if status == 200 else "degraded", "store": database}), status
+        return {"status": "degraded", "store": {"status": "error", "detail": str(exc)}}, 503

@@ -1,0 +1,153 @@
+"""The API's error hierarchy and its one mapping to RFC 9457 problem+json."""
+
+from __future__ import annotations
+
+import uuid
+from http import HTTPStatus
+from typing import Any
+
+from flask import Flask, Response, g, json, request
+from pydantic import ValidationError
+from werkzeug.exceptions import HTTPException
+
+from radicale_plugin.index import InvalidObject
+from radicale_plugin.store import Conflict, NotFound, PreconditionFailed, StoreError
+
+
+class ApiError(Exception):
+    status: int = 500
+    code: str = "INTERNAL_ERROR"
+
+    def __init__(self, detail: str, *, code: str | None = None, status: int | None = None,
+                 errors: list[dict[str, Any]] | None = None,
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.code = code or self.code
+        self.status = status or self.status
+        self.errors = errors
+        self.headers = headers or {}
+
+
+class ValidationFailed(ApiError):
+    status, code = 400, "VALIDATION_ERROR"
+
+
+class AuthFailed(ApiError):
+    status, code = 401, "AUTH_FAILED"
+
+    def __init__(self, detail: str = "A valid Bearer token is required.") -> None:
+        super().__init__(detail, headers={"WWW-Authenticate": 'Bearer realm="calbridge"'})
+
+
+class AccessDenied(ApiError):
+    status, code = 403, "ACCESS_DENIED"
+
+
+class TokenDenied(ApiError):
+    status, code = 403, "TOKEN_DENIED"
+
+
+class TimeframeDenied(ApiError):
+    status, code = 403, "TIMEFRAME_DENIED"
+
+
+class ResourceNotFound(ApiError):
+    status, code = 404, "NOT_FOUND"
+
+
+class CalendarNotFound(ResourceNotFound):
+    code = "CALENDAR_NOT_FOUND"
+
+    def __init__(self, detail: str = "Calendar not found.") -> None:
+        super().__init__(detail)
+
+
+class ConflictError(ApiError):
+    status, code = 409, "CONFLICT"
+
+
+class PreconditionError(ApiError):
+    status, code = 412, "PRECONDITION_FAILED"
+
+
+class RateLimited(ApiError):
+    status, code = 429, "RATE_LIMITED"
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__("Too many failed authentication attempts; retry later.",
+                         headers={"Retry-After": str(retry_after)})
+
+
+def request_id() -> str:
+    if "request_id" not in g:
+        g.request_id = request.headers.get("X-Request-Id") or uuid.uuid4().hex
+    return str(g.request_id)
+
+
+def problem_response(error: ApiError) -> Response:
+    body: dict[str, Any] = {
+        "type": "about:blank",
+        "title": HTTPStatus(error.status).phrase,
+        "status": error.status,
+        "detail": error.detail,
+        "code": error.code,
+        "message": error.detail,
+        "instance": request.path,
+        "requestId": request_id(),
+    }
+    if error.errors:
+        body["errors"] = error.errors
+    response = Response(json.dumps(body), status=error.status,
+                        content_type="application/problem+json")
+    response.headers.update(error.headers)
+    response.headers["X-Request-Id"] = body["requestId"]
+    return response
+
+
+def field_errors(exc: ValidationError, location: str = "") -> list[dict[str, Any]]:
+    out = []
+    for err in exc.errors():
+        field = ".".join(str(p) for p in err["loc"] if p != "__root__")
+        if location and not field:
+            field = location
+        out.append({"field": field, "code": err["type"], "message": err["msg"]})
+    return out
+
+
+def validation_failed(exc: ValidationError) -> Response:
+    """flask-openapi3's validation callback: 400 problem+json naming each field."""
+    errors = field_errors(exc)
+    fields = ", ".join(e["field"] for e in errors if e["field"]) or "request"
+    return problem_response(ValidationFailed(f"Invalid request: {fields}.", errors=errors))
+
+
+def from_store_error(exc: StoreError | InvalidObject) -> ApiError:
+    if isinstance(exc, InvalidObject):
+        return ValidationFailed(str(exc))
+    if isinstance(exc, PreconditionFailed):
+        return PreconditionError("The resource changed since it was read (If-Match).")
+    if isinstance(exc, Conflict):
+        return ConflictError(str(exc))
+    if isinstance(exc, NotFound):
+        return ResourceNotFound(str(exc))
+    return ApiError(str(exc))
+
+
+def register_error_handlers(app: Flask) -> None:
+    app.register_error_handler(ApiError, problem_response)
+    app.register_error_handler(StoreError, lambda e: problem_response(from_store_error(e)))
+    app.register_error_handler(InvalidObject, lambda e: problem_response(from_store_error(e)))
+
+    def http_error(exc: HTTPException) -> Response:
+        status = exc.code or 500
+        code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 400: "VALIDATION_ERROR",
+                413: "PAYLOAD_TOO_LARGE", 415: "UNSUPPORTED_MEDIA_TYPE"}.get(status, "HTTP_ERROR")
+        return problem_response(ApiError(exc.description or exc.name, code=code, status=status))
+
+    def unexpected(exc: Exception) -> Response:
+        app.logger.exception("unhandled error")
+        return problem_response(ApiError("Internal server error."))
+
+    app.register_error_handler(HTTPException, http_error)
+    app.register_error_handler(Exception, unexpected)

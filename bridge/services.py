@@ -1,0 +1,24 @@
+"""What the Flask app is handed at creation: the store and the services over it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import current_app
+
+from bridge.config import Settings
+from radicale_plugin.accounts import Accounts
+from radicale_plugin.store import CalendarStore
+from radicale_plugin.throttle import LoginThrottle
+
+
+@dataclass(frozen=True)
+class Services:
+    settings: Settings
+    store: CalendarStore
+    accounts: Accounts
+    throttle: LoginThrottle
+
+
+def services() -> Services:
+    return current_app.extensions["calbridge"]

@@ -1,0 +1,130 @@
+"""The one place that turns a presented credential into permissions.
+
+Both doors ask it: the REST API (Bearer tokens) and Radicale's auth and rights plugins (Basic
+auth with a password or a token as the password). Nothing else decides access.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import datetime as dt
+from dataclasses import dataclass
+from enum import Enum
+
+from radicale_plugin.accounts import Accounts, Token, User
+from radicale_plugin.store import CollectionRecord
+
+READ, WRITE, ADMIN = "calendars:read", "calendars:write", "calendars:admin"
+# A broader scope includes the narrower ones.
+_IMPLIED = {ADMIN: {ADMIN, WRITE, READ}, WRITE: {WRITE, READ}, READ: {READ}}
+
+
+class Denial(Enum):
+    """Why a calendar action is refused; each door maps it to its own status."""
+
+    NOT_FOUND = "not_found"            # invisible: another workspace, or not the user's
+    SCOPE = "scope"                    # the token lacks the scope (ACCESS_DENIED)
+    RESTRICTED = "restricted"          # a token-level restriction (TOKEN_DENIED)
+
+
+@dataclass(frozen=True)
+class CalendarRights:
+    freebusy: bool
+    read: bool
+    write: bool
+    delete: bool
+
+
+NO_RIGHTS = CalendarRights(False, False, False, False)
+
+
+@dataclass(frozen=True)
+class AccessPolicy:
+    """What one authenticated caller may do."""
+
+    user: User
+    roles: dict[int, str]           # workspace id -> role of the user
+    token: Token | None             # None: a password login (full owner rights)
+
+    @property
+    def scopes(self) -> frozenset[str]:
+        if self.token is None:
+            return frozenset({READ, WRITE, ADMIN})
+        return frozenset(s for scope in self.token.scopes for s in _IMPLIED.get(scope, ()))
+
+    @property
+    def workspace_id(self) -> int | None:
+        return self.token.workspace_id if self.token else None
+
+    def has_scope(self, scope: str) -> bool:
+        return scope in self.scopes
+
+    def may_operate(self, operation: str) -> bool:
+        return self.token is None or operation in self.token.operations
+
+    def is_admin_of(self, workspace_id: int | None) -> bool:
+        return workspace_id is not None and self.roles.get(workspace_id) == "admin"
+
+    def in_workspace(self, workspace_id: int) -> bool:
+        """May this caller act in the workspace at all (membership, and the token's own)?"""
+        if workspace_id not in self.roles:
+            return False
+        return self.token is None or self.token.workspace_id == workspace_id
+
+    def sees(self, calendar: CollectionRecord) -> bool:
+        """Whether the calendar exists for this caller (else: 404, never revealed)."""
+        if calendar.owner == self.user.username and self.token is None:
+            return True
+        if calendar.workspace_id is None or not self.in_workspace(calendar.workspace_id):
+            return False
+        return calendar.owner == self.user.username or self.is_admin_of(calendar.workspace_id)
+
+    def calendar_denial(self, calendar: CollectionRecord) -> Denial | None:
+        if not self.sees(calendar):
+            return Denial.NOT_FOUND
+        if self.token is not None and self.token.calendar_ids is not None and \
+                calendar.id not in self.token.calendar_ids:
+            return Denial.RESTRICTED
+        return None
+
+    def rights(self, calendar: CollectionRecord) -> CalendarRights:
+        if self.calendar_denial(calendar) is not None:
+            return NO_RIGHTS
+        if self.token is None:
+            return CalendarRights(True, True, True, True)
+        level = self.token.access_level
+        read = self.has_scope(READ) and level in ("view_only", "full_access")
+        write = self.has_scope(WRITE) and level == "full_access"
+        return CalendarRights(freebusy=self.has_scope(READ), read=read, write=write,
+                              delete=self.has_scope(ADMIN) and level == "full_access")
+
+    def timeframe(self, now: dt.datetime | None = None
+                  ) -> tuple[dt.datetime | None, dt.datetime | None]:
+        """The window a token may touch: (earliest, latest), None where unlimited."""
+        if self.token is None:
+            return None, None
+        now = now or dt.datetime.now(dt.UTC)
+        past, future = self.token.past_days, self.token.future_days
+        return (None if past is None else now - dt.timedelta(days=past),
+                None if future is None else now + dt.timedelta(days=future))
+
+
+def authenticate(accounts: Accounts, username: str | None, secret: str) -> AccessPolicy | None:
+    """A policy for a password (with its username) or an API token (username optional)."""
+    token = accounts.check_token(secret)
+    if token is not None:
+        user = accounts.get_user_by_id(token.user_id)
+        if user is None or (username and username != user.username):
+            return None
+        return AccessPolicy(user, accounts.memberships(user.id), token)
+    if not username:
+        return None
+    user = accounts.check_password(username, secret)
+    if user is None:
+        return None
+    return AccessPolicy(user, accounts.memberships(user.id), None)
+
+
+# The policy of the CalDAV request being served (set by the auth plugin, read by rights).
+current_policy: contextvars.ContextVar[AccessPolicy | None] = contextvars.ContextVar(
+    "calbridge_policy", default=None)
