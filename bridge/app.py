@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import redirect
 from flask_openapi3 import Info, OpenAPI
 
+from bridge.api.calendars import calendars_blueprint
 from bridge.api.health import health_blueprint
 from bridge.api.tokens import tokens_blueprint
 from bridge.auth import authenticate_request
@@ -37,6 +38,7 @@ def create_app(settings: Settings, store: CalendarStore) -> OpenAPI:
     app.before_request(authenticate_request)
     app.register_api(health_blueprint)
     app.register_api(tokens_blueprint)
+    app.register_api(calendars_blueprint)
     app.add_url_rule("/api/openapi.json", "openapi_document", lambda: app.api_doc)
     app.add_url_rule("/api/docs", "docs_home", lambda: redirect("/api/docs/swagger"))
     return app

@@ -4,10 +4,18 @@ from __future__ import annotations
 
 from flask import g, request
 
-from bridge.errors import AuthFailed, RateLimited, ResourceNotFound
+from bridge.errors import (
+    AccessDenied,
+    AuthFailed,
+    CalendarNotFound,
+    RateLimited,
+    ResourceNotFound,
+    TokenDenied,
+)
 from bridge.services import services
-from radicale_plugin.access import AccessPolicy, authenticate
+from radicale_plugin.access import AccessPolicy, Denial, authenticate
 from radicale_plugin.accounts import TOKEN_PREFIX, Workspace
+from radicale_plugin.store import CollectionRecord
 
 PUBLIC_PATHS = ("/api/health", "/api/openapi.json", "/api/docs", "/api/openapi")
 
@@ -47,3 +55,32 @@ def workspace_of_request(workspace_uuid: str) -> Workspace:
     if workspace is None or not current_policy().in_workspace(workspace.id):
         raise ResourceNotFound("Workspace not found.", code="WORKSPACE_NOT_FOUND")
     return workspace
+
+
+def require_scope(scope: str) -> AccessPolicy:
+    policy = current_policy()
+    if not policy.has_scope(scope):
+        raise AccessDenied(f"This token lacks the {scope} scope.")
+    return policy
+
+
+def calendar_of_request(calendar_id: int, need: str, workspace: Workspace | None = None
+                        ) -> CollectionRecord:
+    """The calendar, if the caller may ``need`` ("freebusy", "read", "write", "delete") it.
+
+    Invisible calendars (another workspace, another member's) are 404 and never revealed; a
+    calendar outside the token's allow-list is TOKEN_DENIED; a missing right is ACCESS_DENIED.
+    """
+    policy = current_policy()
+    record = services().store.get_collection_by_id(calendar_id)
+    if record is None or record.tag != "VCALENDAR" or (
+            workspace is not None and record.workspace_id != workspace.id):
+        raise CalendarNotFound()
+    denial = policy.calendar_denial(record)
+    if denial is Denial.NOT_FOUND:
+        raise CalendarNotFound()
+    if denial is Denial.RESTRICTED:
+        raise TokenDenied(f"This token may not use calendar {calendar_id}.")
+    if not getattr(policy.rights(record), need):
+        raise AccessDenied(f"This token may not {need} calendar {calendar_id}.")
+    return record

@@ -20,7 +20,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     },
     "smtp": {"host": "", "port": 25, "security": "none", "username": "", "password": "",
              "from": ""},
-    "security": {"auth_max_failures": 20, "auth_failure_window": 300},
+    "security": {"auth_max_failures": 20, "auth_failure_window": 300, "auth_delay": 1.0},
     "logging": {"level": "warning"},
 }
 
@@ -70,6 +70,8 @@ def _coerce(default: Any, raw: str) -> Any:
         return raw.lower() in ("1", "true", "yes", "on")
     if isinstance(default, int):
         return int(raw)
+    if isinstance(default, float):
+        return float(raw)
     return raw
 
 

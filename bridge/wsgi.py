@@ -35,12 +35,16 @@ class PathDispatcher:
 
 
 def radicale_configuration(settings: Settings) -> radicale_config.Configuration:
+    max_object_bytes = int(settings.get("storage", "max_object_bytes"))
     configuration = radicale_config.load()
     configuration.update({
+        # Radicale advertises and enforces max_resource_size (capped at 80% of
+        # max_content_length); the store enforces the same limit for the REST door.
         "server": {"hosts": f"{settings.host}:{settings.port}",
-                   "max_content_length": str(max(100_000_000,
-                                                 settings.get("storage", "max_object_bytes")))},
-        "auth": {"type": "radicale_plugin.auth", "delay": "1"},
+                   "max_resource_size": str(max_object_bytes),
+                   "max_content_length": str(max(100_000_000, max_object_bytes * 5 // 4 + 1))},
+        "auth": {"type": "radicale_plugin.auth",
+                 "delay": str(settings.get("security", "auth_delay"))},
         "rights": {"type": "radicale_plugin.rights"},
         "storage": {"type": "radicale_plugin.storage",
                     "filesystem_folder": str(settings.data_dir / "radicale")},

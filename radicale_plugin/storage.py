@@ -144,7 +144,7 @@ class Collection(radicale_storage.BaseCollection):
     def etag(self) -> str:
         if self._record is None:
             return '"root"'
-        return f'"cb-{self.record.id}-{self.record.revision}"'
+        return self.record.etag
 
     def sync(self, old_token: str = "") -> tuple[str, Iterable[str]]:
         return self.store.changes_since(self.record.id, old_token)

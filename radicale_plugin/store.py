@@ -88,6 +88,11 @@ class CollectionRecord:
         )
 
     @property
+    def etag(self) -> str:
+        """Changes with every write to the collection or its properties (CalDAV getctag)."""
+        return f'"cb-{self.id}-{self.revision}"'
+
+    @property
     def sync_token(self) -> str:
         return f"{SYNC_TOKEN_PREFIX}{self.id}-{self.revision}"
 
@@ -204,6 +209,7 @@ class CalendarStore:
         path: str,
         props: Mapping[str, str] | None = None,
         objects: Iterable[tuple[str, PreparedObject]] | None = None,
+        workspace_id: int | None = None,
     ) -> tuple[CollectionRecord, dict[str, ObjectRecord], list[str]]:
         """Create ``path``; with ``props``, replace any existing collection atomically.
 
@@ -225,7 +231,8 @@ class CalendarStore:
                     collection.insert().values(
                         path=path, owner=owner, tag=tag, props=dict(props or {}),
                         created_at=now, updated_at=now,
-                        workspace_id=self._default_workspace(conn, owner) if tag else None,
+                        workspace_id=(workspace_id or self._default_workspace(conn, owner))
+                        if tag else None,
                     )
                 ).inserted_primary_key[0]
                 replaced: dict[str, ObjectRecord] = {}
@@ -258,8 +265,10 @@ class CalendarStore:
                 .order_by(collection.c.id)).mappings().all()
         return [CollectionRecord.from_row(r) for r in rows]
 
-    def set_props(self, collection_id: int, props: Mapping[str, str]) -> CollectionRecord:
+    def set_props(self, collection_id: int, props: Mapping[str, str],
+                  expected_revision: int | None = None) -> CollectionRecord:
         with self.write(self._lock_path(collection_id)) as conn:
+            self._expect_revision(conn, collection_id, expected_revision)
             conn.execute(
                 collection.update().where(collection.c.id == collection_id).values(
                     props=dict(props), tag=props.get("tag", ""), updated_at=now_ts(),
@@ -268,10 +277,11 @@ class CalendarStore:
             self._bump(conn, collection_id)
             return self._collection(conn, collection_id)
 
-    def delete_collection(self, collection_id: int) -> None:
+    def delete_collection(self, collection_id: int, expected_revision: int | None = None
+                          ) -> None:
         """Delete a collection, its objects and any collection below it."""
         with self.write(self._lock_path(collection_id)) as conn:
-            record = self._collection(conn, collection_id)
+            record = self._expect_revision(conn, collection_id, expected_revision)
             below = conn.execute(
                 sa.select(collection.c.id).where(
                     collection.c.path.startswith(record.path + "/", autoescape=True))
@@ -475,6 +485,13 @@ class CalendarStore:
                 return done
 
     # -- internals -------------------------------------------------------------------------------
+
+    def _expect_revision(self, conn: Connection, collection_id: int,
+                         expected_revision: int | None) -> CollectionRecord:
+        record = self._collection(conn, collection_id)
+        if expected_revision is not None and record.revision != expected_revision:
+            raise PreconditionFailed(f"collection {collection_id} changed")
+        return record
 
     @staticmethod
     def _default_workspace(conn: Connection, username: str) -> int | None:

@@ -78,9 +78,10 @@ class TokenPath(WorkspacePath):
     token_id: int
 
 
-def token_response(token: Token, model: type[TokenResponse] = TokenResponse,
+def token_response(record: Token, model: type[TokenResponse] = TokenResponse,
                    **extra: object) -> dict:
     svc = services()
+    token = record
     user = svc.accounts.get_user_by_id(token.user_id)
     workspace = svc.accounts.get_workspace(token.workspace_id)
     assert user is not None and workspace is not None
