@@ -9,7 +9,7 @@ from radicale import config as radicale_config
 
 from bridge.app import create_app
 from bridge.config import Settings
-from radicale_plugin.application import CalbridgeApplication
+from radicale_plugin.app import CalbridgeApplication
 from radicale_plugin.index import IndexPolicy
 from radicale_plugin.store import CalendarStore
 from radicale_plugin.store_factory import open_store

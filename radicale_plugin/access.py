@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextvars
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 
 from radicale_plugin.accounts import Accounts, Token, User
@@ -45,6 +45,9 @@ class AccessPolicy:
     user: User
     roles: dict[int, str]           # workspace id -> role of the user
     token: Token | None             # None: a password login (full owner rights)
+    # Radicale asks for the rights of the same path once per item of a listing; a policy
+    # lives for one request, so its answers are remembered for that request only.
+    memo: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def scopes(self) -> frozenset[str]:

@@ -9,7 +9,7 @@ from radicale import config as radicale_config
 from radicale import pathutils
 from radicale import rights as radicale_rights
 
-from radicale_plugin.access import WRITE, current_policy
+from radicale_plugin.access import WRITE, AccessPolicy, current_policy
 from radicale_plugin.store_factory import store_from_radicale_config
 
 
@@ -22,6 +22,12 @@ class Rights(radicale_rights.BaseRights):
         policy = current_policy.get()
         if not user or policy is None or policy.user.username != user:
             return ""
+        letters = policy.memo.get(path)
+        if letters is None:
+            letters = policy.memo[path] = self._letters(policy, user, path)
+        return letters
+
+    def _letters(self, policy: AccessPolicy, user: str, path: str) -> str:
         parts = [p for p in pathutils.strip_path(path).split("/") if p]
         if not parts:
             return "R"

@@ -20,6 +20,7 @@ from radicale import storage as radicale_storage
 from radicale.item import filter as radicale_filter
 from radicale.log import logger
 
+from radicale_plugin.bundle import bundle_calendar
 from radicale_plugin.index import TIMESTAMP_MAX, TIMESTAMP_MIN, InvalidObject
 from radicale_plugin.store import (
     CalendarStore,
@@ -145,6 +146,13 @@ class Collection(radicale_storage.BaseCollection):
         if self._record is None:
             return '"root"'
         return self.record.etag
+
+    def serialize(self, vcf_to_ics: bool = False, ShareActions: dict | None = None) -> str:  # noqa: N803
+        if self.tag != "VCALENDAR" or self._record is None:
+            return super().serialize(vcf_to_ics, ShareActions or {})
+        return bundle_calendar(self.store.object_texts(self.record.id),
+                               self.get_meta("D:displayname"),
+                               self.get_meta("C:calendar-description"))
 
     def sync(self, old_token: str = "") -> tuple[str, Iterable[str]]:
         return self.store.changes_since(self.record.id, old_token)

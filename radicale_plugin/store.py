@@ -306,12 +306,19 @@ class CalendarStore:
             ).mappings().first()
         return ObjectRecord.from_row(row) if row else None
 
-    def object_etags(self, collection_id: int) -> list[tuple[str, str, int]]:
-        """(href, etag, last_modified) of every object, without loading any text."""
+    def object_texts(self, collection_id: int) -> list[str]:
+        with self.read() as conn:
+            return list(conn.execute(
+                sa.select(calendar_object.c.text)
+                .where(calendar_object.c.collection_id == collection_id)
+                .order_by(calendar_object.c.href)).scalars())
+
+    def object_summaries(self, collection_id: int) -> list[tuple[str, str, int, str]]:
+        """(href, etag, last_modified, component) of every object, without loading any text."""
         with self.read() as conn:
             return [tuple(r) for r in conn.execute(
                 sa.select(calendar_object.c.href, calendar_object.c.etag,
-                          calendar_object.c.last_modified)
+                          calendar_object.c.last_modified, calendar_object.c.component)
                 .where(calendar_object.c.collection_id == collection_id)
                 .order_by(calendar_object.c.href)
             )]

@@ -230,3 +230,45 @@ def test_getctag_changes_on_every_write_and_only_then(server: Server) -> None:
     calendar.save_event(data.single_event(f"c-{uuid.uuid4().hex}", "20261201T100000Z",
                                           "20261201T110000Z"))
     assert ctag() != before
+
+
+def propfind_members(url: str, props: str) -> dict[str, dict[str, str]]:
+    body = f'<?xml version="1.0"?><D:propfind xmlns:D="DAV:"><D:prop>{props}</D:prop></D:propfind>'
+    response = requests.request("PROPFIND", url, data=body, auth=("alice", PASSWORD),
+                                headers={"Depth": "1"})
+    assert response.status_code == 207
+    members = {}
+    for node in ET.fromstring(response.content).iterfind("D:response", NS):
+        found = {}
+        for propstat in node.iterfind("D:propstat", NS):
+            if propstat.findtext("D:status", namespaces=NS).endswith("200 OK"):
+                for prop in propstat.find("D:prop", NS):
+                    found[prop.tag] = (prop.text or "").strip()
+        members[node.findtext("D:href", namespaces=NS)] = found
+    return members
+
+
+def test_depth_one_listing_from_the_index_equals_radicales_own(
+        server: Server, loaded: tuple[str, list[str]]) -> None:
+    url, texts = loaded
+    listing = "<D:getetag/><D:getcontenttype/><D:resourcetype/><D:getlastmodified/>"
+    fast = propfind_members(url, listing)
+    # an extra property Radicale must answer itself takes its own, general path
+    general = propfind_members(url, listing + "<D:displayname/>")
+    assert len(fast) == len(texts) + 2  # the collection, the events and the todo
+    for href, props in fast.items():
+        expected = {k: v for k, v in general[href].items() if not k.endswith("displayname")}
+        assert props == expected, href
+
+
+def test_collection_get_is_one_calendar_with_each_timezone_once(
+        server: Server, loaded: tuple[str, list[str]]) -> None:
+    url, texts = loaded
+    response = requests.get(url, auth=("alice", PASSWORD))
+    assert response.status_code == 200
+    cal = icalendar.Calendar.from_ical(response.text)
+    assert [str(tz["TZID"]) for tz in cal.walk("VTIMEZONE")] == ["Europe/Berlin"]
+    uids = {str(c["UID"]) for c in cal.walk() if c.name in ("VEVENT", "VTODO")}
+    assert uids == {str(icalendar.Calendar.from_ical(t).walk("VEVENT")[0]["UID"])
+                    for t in texts} | {"task"}
+    assert len(cal.walk("VEVENT")) == len(texts) + 1  # the weekly series has an override

@@ -1,4 +1,4 @@
-"""Radicale's Application with one seam: calendar-query REPORTs that ask for <C:expand>.
+"""REPORT with <C:expand>, answered from the occurrence index.
 
 Radicale strips the time range from such a query before storage sees it, then parses and
 expands every event of the calendar. Here the window goes to the occurrence index, and only
@@ -7,30 +7,22 @@ the objects with an instance in it are expanded (with recurring-ical-events).
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as dt
 import io
 import posixpath
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from http import client
-from typing import Any
 
 import defusedxml.ElementTree as DefusedET
-from radicale import config as radicale_config
 from radicale import httputils, pathutils, types, xmlutils
-from radicale.app import Application
-from radicale.app.base import Access
+from radicale.app.base import Access, ApplicationBase
 from radicale.app.report import xml_item_response
 from radicale.item import filter as radicale_filter
 from radicale.log import logger
 
-from radicale_plugin.access import current_policy
 from radicale_plugin.expand import expanded_calendar_text
 from radicale_plugin.storage import Collection
-from radicale_plugin.store_factory import throttle_from_radicale_config
 
 _C = "{urn:ietf:params:xml:ns:caldav}"
 _D = "{DAV:}"
@@ -76,39 +68,7 @@ def parse_expand_query(root: ET.Element | None) -> ExpandQuery | None:
     return ExpandQuery(start, end, list(prop))
 
 
-def basic_username(environ: types.WSGIEnviron) -> str | None:
-    header = environ.get("HTTP_AUTHORIZATION", "")
-    if not header.lower().startswith("basic "):
-        return None
-    try:
-        decoded = base64.b64decode(header[6:].strip()).decode("utf-8", "replace")
-    except (binascii.Error, ValueError):
-        return None
-    return decoded.partition(":")[0]
-
-
-class CalbridgeApplication(Application):
-    def __init__(self, configuration: radicale_config.Configuration) -> None:
-        super().__init__(configuration)
-        self._throttle = throttle_from_radicale_config(configuration)
-
-    def __call__(self, environ: types.WSGIEnviron, start_response: Callable[..., Any]
-                 ) -> Iterable[bytes]:
-        # The policy belongs to this request only: waitress reuses threads.
-        reset = current_policy.set(None)
-        try:
-            if "HTTP_AUTHORIZATION" in environ:
-                keys = self._throttle.keys(environ.get("REMOTE_ADDR"), basic_username(environ))
-                wait = self._throttle.retry_after(keys)
-                if wait:
-                    start_response("429 Too Many Requests", [
-                        ("Content-Type", "text/plain; charset=utf-8"),
-                        ("Retry-After", str(wait))])
-                    return [b"Too many failed logins; retry later.\n"]
-            return super().__call__(environ, start_response)
-        finally:
-            current_policy.reset(reset)
-
+class ApplicationPartExpandReport(ApplicationBase):
     def do_REPORT(self, environ: types.WSGIEnviron, base_prefix: str, path: str, user: str,
                   user_groups: set, request_info: dict) -> types.WSGIResponse:
         body = httputils.read_raw_request_body(self.configuration, environ)

@@ -1,0 +1,54 @@
+"""Radicale's Application with calbridge's seams, one small module per method (as Radicale
+lays out its own): expand REPORTs and depth-1 listings answered from the index, and failed
+logins throttled before Radicale sees them."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from radicale import config as radicale_config
+from radicale import types
+from radicale.app import Application
+
+from radicale_plugin.access import current_policy
+from radicale_plugin.app.propfind import ApplicationPartListingPropfind
+from radicale_plugin.app.report import ApplicationPartExpandReport
+from radicale_plugin.store_factory import throttle_from_radicale_config
+
+
+def basic_username(environ: types.WSGIEnviron) -> str | None:
+    header = environ.get("HTTP_AUTHORIZATION", "")
+    if not header.lower().startswith("basic "):
+        return None
+    try:
+        decoded = base64.b64decode(header[6:].strip()).decode("utf-8", "replace")
+    except (binascii.Error, ValueError):
+        return None
+    return decoded.partition(":")[0]
+
+
+class CalbridgeApplication(ApplicationPartExpandReport, ApplicationPartListingPropfind,
+                           Application):
+    def __init__(self, configuration: radicale_config.Configuration) -> None:
+        super().__init__(configuration)
+        self._throttle = throttle_from_radicale_config(configuration)
+
+    def __call__(self, environ: types.WSGIEnviron, start_response: Callable[..., Any]
+                 ) -> Iterable[bytes]:
+        # The policy belongs to this request only: waitress reuses threads.
+        reset = current_policy.set(None)
+        try:
+            if "HTTP_AUTHORIZATION" in environ:
+                keys = self._throttle.keys(environ.get("REMOTE_ADDR"), basic_username(environ))
+                wait = self._throttle.retry_after(keys)
+                if wait:
+                    start_response("429 Too Many Requests", [
+                        ("Content-Type", "text/plain; charset=utf-8"),
+                        ("Retry-After", str(wait))])
+                    return [b"Too many failed logins; retry later.\n"]
+            return super().__call__(environ, start_response)
+        finally:
+            current_policy.reset(reset)

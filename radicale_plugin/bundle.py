@@ -1,0 +1,54 @@
+"""Join stored objects into one VCALENDAR (a collection GET, later the .ics feeds): pure
+string work over the stored text, each VTIMEZONE once, nothing parsed."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from icalendar.parser import escape_char, foldline
+
+_TZID = re.compile(r"^TZID:(.*)$", re.MULTILINE)
+_BEGIN_TZ = "BEGIN:VTIMEZONE\r\n"
+_END_TZ = "END:VTIMEZONE\r\n"
+
+
+def _components(text: str) -> tuple[list[tuple[str, str]], str]:
+    """(VTIMEZONE blocks with their TZID, the other components) of one stored object."""
+    if "\r\n" not in text:
+        text = text.replace("\n", "\r\n")
+    start = text.find("BEGIN:VCALENDAR")
+    first = text.find("\r\nBEGIN:", start + len("BEGIN:VCALENDAR"))
+    end = text.rfind("END:VCALENDAR")
+    if start < 0 or first < 0 or end < first:
+        return [], ""
+    body = text[first + 2:end]
+    zones: list[tuple[str, str]] = []
+    while (i := body.find(_BEGIN_TZ)) != -1:
+        j = body.find(_END_TZ, i)
+        if j < 0:
+            break
+        block = body[i:j + len(_END_TZ)]
+        match = _TZID.search(block)
+        zones.append((match.group(1).strip() if match else "", block))
+        body = body[:i] + body[j + len(_END_TZ):]
+    return zones, body
+
+
+def bundle_calendar(texts: Iterable[str], name: str | None = None,
+                    description: str | None = None, extra_lines: Iterable[str] = ()) -> str:
+    header = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//calbridge//calbridge//EN"]
+    if name:
+        header.append(foldline("X-WR-CALNAME:" + escape_char(name)))
+    if description:
+        header.append(foldline("X-WR-CALDESC:" + escape_char(description)))
+    header.extend(extra_lines)
+    timezones: dict[str, str] = {}
+    bodies: list[str] = []
+    for text in texts:
+        zones, body = _components(text)
+        for tzid, block in zones:
+            timezones.setdefault(tzid, block)
+        bodies.append(body)
+    return "\r\n".join(header) + "\r\n" + "".join(timezones.values()) + "".join(bodies) + \
+        "END:VCALENDAR\r\n"
