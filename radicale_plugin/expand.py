@@ -1,26 +1,52 @@
 """Expand one stored object into the instances that overlap a window (RFC 4791 9.6.5).
 
-Pure functions over text; recurring-ical-events decides which instances exist, so the
-CalDAV expand answer equals what the REST API lists for the same window.
+recurring-ical-events decides which instances exist, so the CalDAV expand answer equals what
+the REST API lists for the same window. The instances are written by rewriting the stored
+component text (only the time and recurrence lines change), which keeps every other line
+byte-for-byte and avoids re-serializing through icalendar.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
 
 import icalendar
 import recurring_ical_events
+from radicale import item as radicale_item
 
-_RECURRENCE_PROPS = ("RRULE", "RDATE", "EXDATE", "EXRULE")
-_TIME_PROPS = ("DTSTART", "DTEND", "RECURRENCE-ID", "DUE")
+_REPLACED = frozenset({"DTSTART", "DTEND", "RECURRENCE-ID", "RRULE", "RDATE", "EXDATE",
+                       "EXRULE"})
 
 
-def expand_instances(
-    text: str, start: dt.datetime, end: dt.datetime, component: str = "VEVENT"
-) -> list[icalendar.cal.Component]:
-    """The instances of the object's ``component`` overlapping [start, end)."""
-    cal = icalendar.Calendar.from_ical(text)
-    return list(recurring_ical_events.of(cal, components=[component]).between(start, end))
+class ParsedObjects:
+    """Parsed objects by etag. The etag is a hash of the text, so an entry can never be stale;
+    the bound keeps memory in check (a parsed event takes about 20 KB)."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self._size = size
+        self._entries: OrderedDict[str, icalendar.Calendar] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, text: str, etag: str | None = None) -> icalendar.Calendar:
+        etag = etag or radicale_item.get_etag(text)
+        with self._lock:
+            cal = self._entries.get(etag)
+            if cal is not None:
+                self._entries.move_to_end(etag)
+                return cal
+        cal = icalendar.Calendar.from_ical(text)
+        with self._lock:
+            self._entries[etag] = cal
+            while len(self._entries) > self._size:
+                self._entries.popitem(last=False)
+        return cal
+
+
+parsed_objects = ParsedObjects()
 
 
 def _as_utc(value: dt.date | dt.datetime) -> dt.date | dt.datetime:
@@ -31,34 +57,99 @@ def _as_utc(value: dt.date | dt.datetime) -> dt.date | dt.datetime:
     return value.astimezone(dt.UTC)
 
 
-def expanded_calendar_text(text: str, start: dt.datetime, end: dt.datetime) -> tuple[str, int]:
+def _ical_time(name: str, value: dt.date | dt.datetime) -> str:
+    value = _as_utc(value)
+    if isinstance(value, dt.datetime):
+        return f"{name}:{value.strftime('%Y%m%dT%H%M%SZ')}\r\n"
+    return f"{name};VALUE=DATE:{value.strftime('%Y%m%d')}\r\n"
+
+
+def component_blocks(text: str, name: str = "VEVENT") -> list[list[str]]:
+    """The raw content lines (unfolded lines kept with their continuations) of each top-level
+    ``name`` component, in the order they appear."""
+    if "\r\n" not in text:
+        text = text.replace("\n", "\r\n")
+    blocks: list[list[str]] = []
+    current: list[str] | None = None
+    depth = 0
+    for line in text.split("\r\n"):
+        if not line:
+            continue
+        if line.startswith("BEGIN:"):
+            depth += 1
+            if depth == 2 and line[6:].strip().upper() == name:
+                current = []
+        if current is not None:
+            if line[0] in " \t" and current:
+                current[-1] += "\r\n" + line
+            else:
+                current.append(line)
+        if line.startswith("END:"):
+            if depth == 2 and current is not None:
+                blocks.append(current)
+                current = None
+            depth -= 1
+    return blocks
+
+
+_NAME = re.compile(r"[A-Za-z0-9-]+")
+
+
+@dataclass(frozen=True)
+class _Template:
+    """A stored component with its time and recurrence lines taken out."""
+
+    begin: str
+    kept: str
+    has_duration: bool
+
+    @classmethod
+    def of(cls, block: list[str]) -> _Template:
+        names = [m.group(0).upper() if (m := _NAME.match(line)) else "" for line in block]
+        kept = "".join(line + "\r\n" for line, name in zip(block[1:], names[1:], strict=True)
+                       if name not in _REPLACED)
+        return cls(block[0] + "\r\n", kept, "DURATION" in names)
+
+    def instance(self, instance: icalendar.cal.Component, recurring: bool) -> str:
+        lines = [self.begin, _ical_time("DTSTART", instance["DTSTART"].dt)]
+        if "DTEND" in instance and not self.has_duration:
+            lines.append(_ical_time("DTEND", instance["DTEND"].dt))
+        if recurring:
+            recurrence_id = instance.get("RECURRENCE-ID")
+            lines.append(_ical_time("RECURRENCE-ID", recurrence_id.dt if recurrence_id
+                                    is not None else instance["DTSTART"].dt))
+        lines.append(self.kept)
+        return "".join(lines)
+
+
+def expanded_calendar_text(text: str, start: dt.datetime, end: dt.datetime,
+                           etag: str | None = None) -> tuple[str, int]:
     """The object as RFC 4791 expanded calendar-data: instances in UTC, no rules, no VTIMEZONE.
 
-    Returns the text and the number of instances (0 means the object has none in the window).
+    Returns the text and the number of instances (0: the object has none in the window).
     """
-    cal = icalendar.Calendar.from_ical(text)
+    cal = parsed_objects.get(text, etag)
     instances = list(recurring_ical_events.of(cal, components=["VEVENT"]).between(start, end))
     if not instances:
         return "", 0
-    out = icalendar.Calendar()
-    for key in ("VERSION", "PRODID", "CALSCALE"):
-        if key in cal:
-            out.add(key, cal[key])
-    recurring = any(k in c for c in cal.walk("VEVENT") for k in ("RRULE", "RDATE"))
+    events = cal.walk("VEVENT")
+    blocks = component_blocks(text)
+    if len(blocks) != len(events):
+        raise ValueError("the object's VEVENT blocks could not be matched")
+    master = None
+    overrides: dict[dt.date | dt.datetime, _Template] = {}
+    for event, block in zip(events, blocks, strict=True):
+        if "RECURRENCE-ID" in event:
+            overrides[_as_utc(event["RECURRENCE-ID"].dt)] = _Template.of(block)
+        elif master is None:
+            master = _Template.of(block)
+    recurring = bool(overrides) or any(k in e for e in events for k in ("RRULE", "RDATE"))
+    head = ["BEGIN:VCALENDAR\r\n"]
+    head += [f"{key}:{cal[key]}\r\n" for key in ("VERSION", "PRODID", "CALSCALE") if key in cal]
+    body = []
     for instance in instances:
-        event = icalendar.Event()
-        for key, value in instance.property_items(recursive=False):
-            if key in ("BEGIN", "END") or key in _RECURRENCE_PROPS:
-                continue
-            if key in _TIME_PROPS:
-                continue
-            event.add(key, value, encode=False)
-        for key in _TIME_PROPS:
-            if key in instance:
-                event.add(key, _as_utc(instance[key].dt))
-        if recurring and "RECURRENCE-ID" not in event:
-            event.add("RECURRENCE-ID", _as_utc(instance["DTSTART"].dt))
-        for sub in instance.subcomponents:
-            event.add_component(sub)
-        out.add_component(event)
-    return out.to_ical().decode(), len(instances)
+        recurrence_id = instance.get("RECURRENCE-ID")
+        source = overrides.get(_as_utc(recurrence_id.dt)) if recurrence_id is not None else None
+        source = source or master or _Template.of(blocks[0])
+        body.append(source.instance(instance, recurring))
+    return "".join(head) + "".join(body) + "END:VCALENDAR\r\n", len(instances)

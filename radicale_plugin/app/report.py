@@ -105,7 +105,8 @@ class ApplicationPartExpandReport(ApplicationBase):
         multistatus = ET.Element(f"{_D}multistatus")
         for item in items:
             try:
-                text, count = expanded_calendar_text(item.serialize(), query.start, query.end)
+                text, count = expanded_calendar_text(item.serialize(), query.start, query.end,
+                                                     item.etag)
             except Exception as exc:  # a broken stored object must not hide the others
                 logger.warning("cannot expand %r: %s", item.href, exc)
                 continue
