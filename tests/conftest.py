@@ -99,3 +99,19 @@ def own_server(tmp_path: Path) -> Iterator[Server]:
     srv.add_user("alice")
     yield srv
     srv.stop()
+
+
+QUIET_AUTH = {"CALBRIDGE_SECURITY_AUTH_DELAY": "0",
+              "CALBRIDGE_SECURITY_AUTH_MAX_FAILURES": "100000"}
+
+
+@pytest.fixture(scope="module")
+def api_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A server per test module for the REST API tests (users alice, bob, mallory), without
+    the anti-enumeration delay and login throttle, which these tests trigger on purpose."""
+    srv = Server(tmp_path_factory.mktemp("api"), extra_env=QUIET_AUTH)
+    srv.start()
+    for user in ("alice", "bob", "mallory"):
+        srv.add_user(user)
+    yield srv
+    srv.stop()

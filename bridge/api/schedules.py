@@ -1,9 +1,349 @@
-"""Calendar schedules (availability rules), stored as RFC 7953 VAVAILABILITY."""
+"""Calendar schedules (seed 000) and bookable slots, stored as RFC 7953 VAVAILABILITY in the
+calendar's ``C:calendar-availability`` property (readable over CalDAV)."""
 
 from __future__ import annotations
 
-from radicale_plugin.store import CollectionRecord
+import datetime as dt
+import re
+import uuid
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from flask import Response, jsonify
+from flask_openapi3 import APIBlueprint, Tag
+from pydantic import Field, field_validator, model_validator
+
+from bridge.auth import calendar_of_request, workspace_of_request
+from bridge.availability import (
+    DAY_NAMES,
+    WEEKDAYS,
+    Schedule,
+    next_schedule_id,
+    parse_schedules,
+    schedules_text,
+    slots,
+    with_schedule,
+)
+from bridge.errors import ResourceNotFound, ValidationFailed
+from bridge.etags import check_if_match
+from bridge.mapping.calendars import fields_from_props, is_timezone
+from bridge.models import ApiModel, WorkspacePath, problem_responses
+from bridge.occurrences import expand_occurrences
+from bridge.services import services
+from radicale_plugin.store import CollectionRecord, now_ts
+
+AVAILABILITY_PROP = "C:calendar-availability"
+
+schedules_blueprint = APIBlueprint(
+    "schedules", __name__, url_prefix="/api/v2/w/<workspace_uuid>/calendars/<int:calendar_id>",
+    abp_tags=[Tag(name="schedules", description="Availability rules of a calendar")],
+    abp_security=[{"bearer": []}], abp_responses=problem_responses(401, 403, 404, 429))
+
+_TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$|^24:00$")
+
+
+def _minutes(value: str) -> int:
+    hours, minutes = value.split(":")
+    return int(hours) * 60 + int(minutes)
+
+
+def _clock(minutes: int) -> str:
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def _weekday(value: str | int) -> int:
+    """Monday..Sunday, MO..SU, or 0..6 with 0 = Sunday (the Nylas style)."""
+    if isinstance(value, int):
+        if 0 <= value <= 6:
+            return (value - 1) % 7
+        raise ValueError(f"day number {value} is not 0..6")
+    text = value.strip()
+    for index, (name, code) in enumerate(zip(DAY_NAMES, WEEKDAYS, strict=True)):
+        if text.lower() in (name.lower(), code.lower()):
+            return index
+    raise ValueError(f"unknown day {value!r}")
+
+
+class CalendarPath(WorkspacePath):
+    calendar_id: int
+
+
+class SchedulePath(CalendarPath):
+    schedule_id: int
+
+
+class _ScheduleFields(ApiModel):
+    description: str | None = Field(None, max_length=2000)
+    type: Literal["available", "unavailable"] | None = None
+    timezone: str | None = Field(None, description="IANA zone; default: the calendar's")
+    recurrence: Literal["once", "daily", "weekly", "monthly"] | None = None
+    days_of_week: list[str | int] | None = Field(
+        None, description="Monday..Sunday, MO..SU, or 0..6 with 0 = Sunday")
+    day_of_month: int | None = Field(None, ge=-1, le=31)
+    start_time: str | None = Field(None, description="HH:MM wall-clock", examples=["09:00"])
+    end_time: str | None = Field(None, description="HH:MM wall-clock; 24:00 allowed")
+    start_date: dt.date | None = None
+    end_date: dt.date | None = None
+    exceptions: list[dt.date] | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        if value is not None and not is_timezone(value):
+            raise ValueError("unknown IANA time zone")
+        return value
+
+    @field_validator("start_time", "end_time")
+    @classmethod
+    def _clock(cls, value: str | None) -> str | None:
+        if value is not None and not _TIME.match(value):
+            raise ValueError("a time is HH:MM (00:00 to 24:00)")
+        return value
+
+    @field_validator("days_of_week")
+    @classmethod
+    def _days(cls, value: list[str | int] | None) -> list[str | int] | None:
+        for day in value or ():
+            _weekday(day)
+        return value
+
+
+class CreateScheduleRequest(_ScheduleFields):
+    name: str = Field(min_length=1, max_length=255)
+    start_time: str = Field(description="HH:MM wall-clock", examples=["09:00"])
+    end_time: str = Field(description="HH:MM wall-clock; 24:00 allowed", examples=["17:00"])
+
+
+class UpdateScheduleRequest(_ScheduleFields):
+    name: str | None = Field(None, min_length=1, max_length=255)
+
+
+class ScheduleResponse(ApiModel):
+    id: int
+    calendar_id: int
+    uid: str
+    name: str
+    description: str | None
+    type: str
+    timezone: str
+    recurrence: str
+    days_of_week: list[str]
+    day_of_month: int | None
+    start_time: str
+    end_time: str
+    start_date: dt.date
+    end_date: dt.date | None
+    exceptions: list[dt.date]
+    priority: int
+    rrule: str | None
+    created_at: str
+    updated_at: str
+
+
+class ScheduleList(ApiModel):
+    items: list[ScheduleResponse]
+
+
+class DeletedSchedule(ApiModel):
+    success: bool
+    id: int
+    message: str
+
+
+class SlotsQuery(ApiModel):
+    from_: dt.datetime = Field(alias="from")
+    to: dt.datetime
+    duration: int = Field(ge=5, le=1440, description="minutes")
+    interval: int | None = Field(None, ge=5, le=1440, description="minutes; default duration")
+    time_zone: str | None = Field(None, alias="timeZone")
+
+    @model_validator(mode="after")
+    def _window(self) -> SlotsQuery:
+        if self.from_.tzinfo is None or self.to.tzinfo is None:
+            raise ValueError("from and to need a UTC offset or Z")
+        if self.to <= self.from_:
+            raise ValueError("to must be after from")
+        if self.to - self.from_ > dt.timedelta(days=62):
+            raise ValueError("a slots window is at most 62 days")
+        if self.time_zone is not None and not is_timezone(self.time_zone):
+            raise ValueError("unknown IANA time zone")
+        return self
+
+
+class Slot(ApiModel):
+    start: str
+    end: str
+
+
+class SlotsResponse(ApiModel):
+    time_zone: str
+    slots: dict[str, list[Slot]]
+
+
+def _iso(timestamp: int) -> str:
+    return dt.datetime.fromtimestamp(timestamp, dt.UTC).isoformat().replace("+00:00", "Z")
 
 
 def schedules_of(record: CollectionRecord) -> list[dict]:
-    return []
+    return [render_schedule(s, record.id) for s in parse_schedules(
+        record.props.get(AVAILABILITY_PROP))]
+
+
+def render_schedule(schedule: Schedule, calendar_id: int) -> dict:
+    return ScheduleResponse(
+        id=schedule.id, calendar_id=calendar_id, uid=schedule.uid, name=schedule.name,
+        description=schedule.description, type=schedule.kind, timezone=schedule.timezone,
+        recurrence=schedule.recurrence,
+        days_of_week=[DAY_NAMES[d] for d in schedule.days_of_week],
+        day_of_month=schedule.day_of_month, start_time=_clock(schedule.start_minute),
+        end_time=_clock(schedule.end_minute), start_date=schedule.start_date,
+        end_date=schedule.end_date, exceptions=list(schedule.exceptions),
+        priority=schedule.priority, rrule=schedule.rrule,
+        created_at=_iso(schedule.created_at), updated_at=_iso(schedule.updated_at),
+    ).model_dump(by_alias=True, mode="json")
+
+
+def _build(base: Schedule | None, body: _ScheduleFields, record: CollectionRecord,
+           schedule_id: int) -> Schedule:
+    """The schedule after applying ``body`` over ``base`` (None: a new one), validated."""
+    given = body.model_fields_set
+    now = now_ts()
+    calendar_zone = fields_from_props(record.props, "").timezone or "UTC"
+    zone = body.timezone or (base.timezone if base else calendar_zone)
+    today = dt.datetime.now(ZoneInfo(zone)).date()
+    values = {
+        "name": getattr(body, "name", None) or (base.name if base else ""),
+        "kind": body.type or (base.kind if base else "available"),
+        "recurrence": body.recurrence or (base.recurrence if base else "weekly"),
+        "start_minute": _minutes(body.start_time) if body.start_time else
+        (base.start_minute if base else 0),
+        "end_minute": _minutes(body.end_time) if body.end_time else
+        (base.end_minute if base else 0),
+        "start_date": body.start_date or (base.start_date if base else today),
+        "end_date": body.end_date if "end_date" in given else (base.end_date if base else None),
+        "days_of_week": tuple(sorted({_weekday(d) for d in body.days_of_week}))
+        if body.days_of_week is not None else (base.days_of_week if base else ()),
+        "day_of_month": body.day_of_month if "day_of_month" in given else
+        (base.day_of_month if base else None),
+        "exceptions": tuple(sorted(set(body.exceptions))) if body.exceptions is not None
+        else (base.exceptions if base else ()),
+        "description": body.description if "description" in given else
+        (base.description if base else None),
+    }
+    errors = []
+    if values["end_minute"] <= values["start_minute"]:
+        errors.append(("endTime", "endTime must be after startTime"))
+    if values["recurrence"] == "weekly" and not values["days_of_week"]:
+        errors.append(("daysOfWeek", "a weekly schedule needs daysOfWeek"))
+    if values["recurrence"] == "monthly" and values["day_of_month"] in (None, 0):
+        errors.append(("dayOfMonth", "a monthly schedule needs dayOfMonth (1..31 or -1)"))
+    if values["end_date"] is not None and values["end_date"] < values["start_date"]:
+        errors.append(("endDate", "endDate is before startDate"))
+    if errors:
+        raise ValidationFailed("Invalid schedule: " + "; ".join(m for _, m in errors),
+                               errors=[{"field": f, "code": "invalid", "message": m}
+                                       for f, m in errors])
+    return Schedule(id=schedule_id, uid=base.uid if base else f"{uuid.uuid4()}@calbridge",
+                    timezone=zone, created_at=base.created_at if base else now,
+                    updated_at=now, priority=9 if values["kind"] == "available" else 1,
+                    **values)
+
+
+def _save(record: CollectionRecord, schedules: list[Schedule]) -> CollectionRecord:
+    props = dict(record.props)
+    if schedules:
+        props[AVAILABILITY_PROP] = schedules_text(schedules, dt.datetime.now(dt.UTC))
+    else:
+        props.pop(AVAILABILITY_PROP, None)
+    return services().store.set_props(record.id, props, record.revision)
+
+
+def _schedule(record: CollectionRecord, schedule_id: int) -> tuple[list[Schedule], Schedule]:
+    schedules = parse_schedules(record.props.get(AVAILABILITY_PROP))
+    for schedule in schedules:
+        if schedule.id == schedule_id:
+            return schedules, schedule
+    raise ResourceNotFound("Schedule not found.", code="SCHEDULE_NOT_FOUND")
+
+
+def _reply(data: dict, record: CollectionRecord, status: int = 200) -> Response:
+    response = jsonify(data)
+    response.status_code = status
+    response.headers["ETag"] = record.etag
+    return response
+
+
+@schedules_blueprint.get("/schedules", responses={200: ScheduleList})
+def list_schedules(path: CalendarPath):  # type: ignore[no-untyped-def]
+    """List all schedules for a calendar."""
+    workspace = workspace_of_request(path.workspace_uuid)
+    record = calendar_of_request(path.calendar_id, "freebusy", workspace)
+    return _reply({"items": schedules_of(record)}, record)
+
+
+@schedules_blueprint.post("/schedules",
+                          responses={201: ScheduleResponse, **problem_responses(400, 412)})
+def create_schedule(path: CalendarPath, body: CreateScheduleRequest):  # type: ignore[no-untyped-def]
+    """Create a new schedule for a calendar (the calendar becomes constrained)."""
+    workspace = workspace_of_request(path.workspace_uuid)
+    record = calendar_of_request(path.calendar_id, "write", workspace)
+    check_if_match(record.etag)
+    schedules = parse_schedules(record.props.get(AVAILABILITY_PROP))
+    schedule = _build(None, body, record, next_schedule_id(schedules))
+    updated = _save(record, [*schedules, schedule])
+    return _reply(render_schedule(schedule, record.id), updated, 201)
+
+
+@schedules_blueprint.get("/schedules/<int:schedule_id>", responses={200: ScheduleResponse})
+def get_schedule(path: SchedulePath):  # type: ignore[no-untyped-def]
+    """Get one schedule."""
+    workspace = workspace_of_request(path.workspace_uuid)
+    record = calendar_of_request(path.calendar_id, "freebusy", workspace)
+    _, schedule = _schedule(record, path.schedule_id)
+    return _reply(render_schedule(schedule, record.id), record)
+
+
+@schedules_blueprint.put("/schedules/<int:schedule_id>",
+                         responses={200: ScheduleResponse, **problem_responses(400, 412)})
+def update_schedule(path: SchedulePath, body: UpdateScheduleRequest):  # type: ignore[no-untyped-def]
+    """Update an existing schedule: omitted fields stay."""
+    workspace = workspace_of_request(path.workspace_uuid)
+    record = calendar_of_request(path.calendar_id, "write", workspace)
+    check_if_match(record.etag)
+    schedules, current = _schedule(record, path.schedule_id)
+    schedule = _build(current, body, record, current.id)
+    updated = _save(record, with_schedule(schedules, schedule))
+    return _reply(render_schedule(schedule, record.id), updated)
+
+
+@schedules_blueprint.delete("/schedules/<int:schedule_id>",
+                            responses={200: DeletedSchedule, **problem_responses(412)})
+def delete_schedule(path: SchedulePath):  # type: ignore[no-untyped-def]
+    """Delete a schedule (calendars:admin)."""
+    workspace = workspace_of_request(path.workspace_uuid)
+    record = calendar_of_request(path.calendar_id, "delete", workspace)
+    check_if_match(record.etag)
+    schedules, current = _schedule(record, path.schedule_id)
+    updated = _save(record, [s for s in schedules if s.id != current.id])
+    return _reply({"success": True, "id": current.id, "message": "Schedule deleted"}, updated)
+
+
+@schedules_blueprint.get("/slots", responses={200: SlotsResponse, **problem_responses(400)})
+def list_slots(path: CalendarPath, query: SlotsQuery):  # type: ignore[no-untyped-def]
+    """Bookable slots: the schedules' available time minus busy events."""
+    workspace = workspace_of_request(path.workspace_uuid)
+    record = calendar_of_request(path.calendar_id, "freebusy", workspace)
+    start, end = query.from_.astimezone(dt.UTC), query.to.astimezone(dt.UTC)
+    schedules = parse_schedules(record.props.get(AVAILABILITY_PROP))
+    busy = [(o.start, o.end) for o in expand_occurrences(services().store, record.id, start, end)
+            if o.busy]
+    duration = dt.timedelta(minutes=query.duration)
+    step = dt.timedelta(minutes=query.interval or query.duration)
+    zone_name = query.time_zone or fields_from_props(record.props, "").timezone or "UTC"
+    zone = ZoneInfo(zone_name)
+    by_day: dict[str, list[dict]] = {}
+    for slot_start, slot_end in slots(schedules, busy, start, end, duration, step):
+        local_start, local_end = slot_start.astimezone(zone), slot_end.astimezone(zone)
+        by_day.setdefault(local_start.date().isoformat(), []).append(
+            {"start": local_start.isoformat(), "end": local_end.isoformat()})
+    return {"timeZone": zone_name, "slots": by_day}

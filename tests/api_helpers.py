@@ -1,0 +1,69 @@
+"""Helpers for the REST API tests: a workspace with users and tokens on a real server."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import requests
+
+from tests.conftest import Server
+
+
+def cli_json(server: Server, *args: str) -> dict:
+    result = server.cli(*args, "--json")
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def make_token(server: Server, user: str, workspace: str, scopes: str, *extra: str) -> str:
+    return cli_json(server, "token", "create", "--user", user, "--workspace", workspace,
+                    "--scopes", scopes, *extra)["token"]
+
+
+@dataclass
+class Api:
+    """A Bearer-token client for one workspace."""
+
+    server: Server
+    workspace: str
+    token: str
+    session: requests.Session = field(default_factory=requests.Session)
+
+    def url(self, path: str) -> str:
+        if path.startswith("/api/"):
+            return self.server.url + path
+        return f"{self.server.url}/api/v2/w/{self.workspace}{path}"
+
+    def request(self, method: str, path: str, **kwargs: object) -> requests.Response:
+        headers = {"Authorization": f"Bearer {self.token}", **kwargs.pop("headers", {})}  # type: ignore[dict-item]
+        return self.session.request(method, self.url(path), headers=headers, **kwargs)  # type: ignore[arg-type]
+
+    def get(self, path: str, **kwargs: object) -> requests.Response:
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, **kwargs: object) -> requests.Response:
+        return self.request("POST", path, **kwargs)
+
+    def put(self, path: str, **kwargs: object) -> requests.Response:
+        return self.request("PUT", path, **kwargs)
+
+    def patch(self, path: str, **kwargs: object) -> requests.Response:
+        return self.request("PATCH", path, **kwargs)
+
+    def delete(self, path: str, **kwargs: object) -> requests.Response:
+        return self.request("DELETE", path, **kwargs)
+
+    def with_token(self, token: str) -> Api:
+        return Api(self.server, self.workspace, token)
+
+
+def assert_problem(response: requests.Response, status: int, code: str,
+                   field_name: str | None = None) -> dict:
+    assert response.status_code == status, response.text
+    assert response.headers["Content-Type"] == "application/problem+json"
+    body = response.json()
+    assert body["code"] == code and body["status"] == status and body["message"] == body["detail"]
+    if field_name is not None:
+        assert field_name in {e["field"] for e in body.get("errors", [])}, body
+    return body
