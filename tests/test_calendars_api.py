@@ -290,3 +290,32 @@ def test_slots_validate_their_window(env: Env) -> None:
     assert_problem(env.reader.get(path, params={"from": "2027-01-01T00:00:00Z",
                                                 "to": "2027-01-02T00:00:00Z"}),
                    400, "VALIDATION_ERROR", "duration")
+
+
+SEED_000_OPERATIONS = {
+    ("get", "/api/v2/w/{workspace_uuid}/calendars"),
+    ("post", "/api/v2/w/{workspace_uuid}/calendars"),
+    ("get", "/api/v2/w/{workspace_uuid}/calendars/{calendar_id}"),
+    ("put", "/api/v2/w/{workspace_uuid}/calendars/{calendar_id}"),
+    ("delete", "/api/v2/w/{workspace_uuid}/calendars/{calendar_id}"),
+    ("get", "/api/v2/w/{workspace_uuid}/calendars/{calendar_id}/schedules"),
+    ("post", "/api/v2/w/{workspace_uuid}/calendars/{calendar_id}/schedules"),
+    ("put", "/api/v2/w/{workspace_uuid}/calendars/{calendar_id}/schedules/{schedule_id}"),
+    ("delete", "/api/v2/w/{workspace_uuid}/calendars/{calendar_id}/schedules/{schedule_id}"),
+}
+
+
+def test_openapi_document_declares_every_seed_operation(env: Env) -> None:
+    document = requests.get(f"{env.server.url}/api/openapi.json").json()
+    assert document["openapi"].startswith("3.1")
+    declared = {(method, path) for path, item in document["paths"].items() for method in item}
+    assert SEED_000_OPERATIONS <= declared
+
+
+def test_docs_page_is_served_from_packaged_assets(env: Env) -> None:
+    page = requests.get(f"{env.server.url}/api/docs")
+    assert page.status_code == 200 and "swagger" in page.text.lower()
+    assert "https://" not in page.text and "http://" not in page.text.replace(env.server.url, "")
+    base = page.url.rsplit("/", 1)[0] + "/"
+    for asset in ("swagger/js/swagger-ui-bundle.js", "swagger/css/swagger-ui.css"):
+        assert requests.get(base + asset).status_code == 200
