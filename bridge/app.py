@@ -6,6 +6,7 @@ from flask import redirect
 from flask_openapi3 import Info, OpenAPI
 
 from bridge.api.calendars import calendars_blueprint
+from bridge.api.events import events_blueprint
 from bridge.api.health import health_blueprint
 from bridge.api.schedules import schedules_blueprint
 from bridge.api.tokens import tokens_blueprint
@@ -41,6 +42,7 @@ def create_app(settings: Settings, store: CalendarStore) -> OpenAPI:
     app.register_api(tokens_blueprint)
     app.register_api(calendars_blueprint)
     app.register_api(schedules_blueprint)
+    app.register_api(events_blueprint)
     app.add_url_rule("/api/openapi.json", "openapi_document", lambda: app.api_doc)
     app.add_url_rule("/api/docs", "docs_home", lambda: redirect("/api/docs/swagger"))
     return app

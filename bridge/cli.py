@@ -23,7 +23,14 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     settings = settings.with_overrides("server", host=args.host, port=args.port)
     application = build_application(settings)
-    rolled = open_configured_store(settings).roll_horizon()
+    from bridge.mail import OutboxSender, SmtpSettings
+    from radicale_plugin.outbox import Outbox
+
+    store = open_configured_store(settings)
+    rolled = store.roll_horizon()
+    smtp = SmtpSettings.from_settings(settings)
+    if smtp.configured:
+        OutboxSender(Outbox(store), smtp, float(settings.get("smtp", "interval"))).start()
     base = f"http://{settings.host}:{settings.port}"
     print(f"calbridge serving on {base}", flush=True)
     print(f"  CalDAV:   {base}/  (clients discover via {base}/.well-known/caldav)", flush=True)
@@ -31,6 +38,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     print(f"  data:     {settings.database_url}", flush=True)
     if rolled:
         print(f"  re-indexed {rolled} recurring series for the rolling horizon", flush=True)
+    print(f"  mail:     {'via ' + smtp.host if smtp.configured else 'no SMTP: kept in outbox'}",
+          flush=True)
     waitress.serve(application, host=settings.host, port=settings.port,
                    threads=int(settings.get("server", "threads")), ident="calbridge",
                    _quiet=True)
@@ -118,6 +127,45 @@ def cmd_token_revoke(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _outbox(settings: Settings):  # type: ignore[no-untyped-def]
+    from bridge.wsgi import open_configured_store
+    from radicale_plugin.outbox import Outbox
+
+    return Outbox(open_configured_store(settings))
+
+
+def cmd_outbox_list(args: argparse.Namespace, settings: Settings) -> int:
+    messages = _outbox(settings).messages(status=args.status)
+    if args.json:
+        print(json.dumps([{"id": m.id, "method": m.method, "status": m.status,
+                           "recipients": list(m.recipients), "subject": m.subject,
+                           "attempts": m.attempts, "lastError": m.last_error,
+                           "createdAt": m.created_at, "sentAt": m.sent_at}
+                          for m in messages]))
+        return 0
+    for m in messages:
+        print(f"{m.id}\t{m.status}\t{m.method}\t{','.join(m.recipients)}\t{m.subject}")
+    return 0
+
+
+def cmd_outbox_retry(args: argparse.Namespace, settings: Settings) -> int:
+    count = _outbox(settings).retry_failed()
+    _print(args, {"requeued": count}, f"{count} failed messages queued again")
+    return 0
+
+
+def cmd_outbox_send(args: argparse.Namespace, settings: Settings) -> int:
+    from bridge.mail import SmtpSettings, deliver_due
+
+    smtp = SmtpSettings.from_settings(settings)
+    if not smtp.configured:
+        print("error: no smtp.host configured; messages stay queued", file=sys.stderr)
+        return 2
+    sent, failed = deliver_due(_outbox(settings), smtp, limit=10_000)
+    _print(args, {"sent": sent, "failed": failed}, f"sent {sent}, failed {failed}")
+    return 0 if not failed else 1
+
+
 def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     from bridge.importer import import_calendar
     from bridge.wsgi import open_configured_store
@@ -190,6 +238,19 @@ def build_parser() -> argparse.ArgumentParser:
     tk_revoke.add_argument("token_id", type=int)
     tk_revoke.add_argument("--json", action="store_true")
     tk_revoke.set_defaults(func=cmd_token_revoke)
+
+    outbox = commands.add_parser("outbox", help="notification mail waiting or sent").add_subparsers(
+        dest="outbox_command", required=True)
+    ob_list = outbox.add_parser("list", help="messages in the outbox")
+    ob_list.add_argument("--status", choices=["queued", "sending", "sent", "failed"])
+    ob_list.add_argument("--json", action="store_true")
+    ob_list.set_defaults(func=cmd_outbox_list)
+    ob_retry = outbox.add_parser("retry", help="queue failed messages again")
+    ob_retry.add_argument("--json", action="store_true")
+    ob_retry.set_defaults(func=cmd_outbox_retry)
+    ob_send = outbox.add_parser("send", help="deliver what is due now (for cron)")
+    ob_send.add_argument("--json", action="store_true")
+    ob_send.set_defaults(func=cmd_outbox_send)
 
     imp = commands.add_parser("import", help="import a whole-calendar .ics into a calendar")
     imp.add_argument("calendar_path", help="/<username>/<calendar>/")

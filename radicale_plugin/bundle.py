@@ -4,7 +4,7 @@ string work over the stored text, each VTIMEZONE once, nothing parsed."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from icalendar.parser import escape_char, foldline
 
@@ -35,14 +35,46 @@ def _components(text: str) -> tuple[list[tuple[str, str]], str]:
     return zones, body
 
 
-def bundle_calendar(texts: Iterable[str], name: str | None = None,
-                    description: str | None = None, extra_lines: Iterable[str] = ()) -> str:
+def calendar_header(name: str | None = None, description: str | None = None,
+                    extra_lines: Iterable[str] = ()) -> str:
+    """BEGIN:VCALENDAR and the calendar's properties, each line ending in CRLF."""
     header = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//calbridge//calbridge//EN"]
     if name:
         header.append(foldline("X-WR-CALNAME:" + escape_char(name)))
     if description:
         header.append(foldline("X-WR-CALDESC:" + escape_char(description)))
     header.extend(extra_lines)
+    return "\r\n".join(header) + "\r\n"
+
+
+def stream_calendar(timezone_texts: Iterable[str], texts: Iterable[str],
+                    name: str | None = None, description: str | None = None,
+                    extra_lines: Iterable[str] = ()) -> Iterator[str]:
+    """bundle_calendar in pieces, for calendars too large to build at once.
+
+    Yields the header, each VTIMEZONE of ``timezone_texts`` once, the components of
+    ``texts``, then the end. ``timezone_texts`` must hold every text of ``texts`` that has a
+    VTIMEZONE (a superset is fine); a zone it missed is still written once, before the end.
+    """
+    yield calendar_header(name, description, extra_lines)
+    seen: set[str] = set()
+    for text in timezone_texts:
+        for tzid, block in _components(text)[0]:
+            if tzid not in seen:
+                seen.add(tzid)
+                yield block
+    late: dict[str, str] = {}
+    for text in texts:
+        zones, body = _components(text)
+        for tzid, block in zones:
+            if tzid not in seen:
+                late.setdefault(tzid, block)
+        yield body
+    yield "".join(late.values()) + "END:VCALENDAR\r\n"
+
+
+def bundle_calendar(texts: Iterable[str], name: str | None = None,
+                    description: str | None = None, extra_lines: Iterable[str] = ()) -> str:
     timezones: dict[str, str] = {}
     bodies: list[str] = []
     for text in texts:
@@ -50,5 +82,5 @@ def bundle_calendar(texts: Iterable[str], name: str | None = None,
         for tzid, block in zones:
             timezones.setdefault(tzid, block)
         bodies.append(body)
-    return "\r\n".join(header) + "\r\n" + "".join(timezones.values()) + "".join(bodies) + \
-        "END:VCALENDAR\r\n"
+    return calendar_header(name, description, extra_lines) + "".join(timezones.values()) + \
+        "".join(bodies) + "END:VCALENDAR\r\n"

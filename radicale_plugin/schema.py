@@ -162,3 +162,53 @@ auth_failure = sa.Table(
     sa.Column("window_start", sa.BigInteger, nullable=False),
     sa.Column("count", sa.Integer, nullable=False),
 )
+
+outbox_message = sa.Table(
+    "outbox_message",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("method", sa.String(16), nullable=False),      # iTIP: REQUEST, CANCEL, REPLY
+    sa.Column("event_uid", sa.String(1024), nullable=False),
+    sa.Column("sender", sa.String(320), nullable=False),
+    sa.Column("recipients", sa.JSON, nullable=False),
+    sa.Column("subject", sa.String(998), nullable=False),
+    sa.Column("body_text", sa.Text, nullable=False),         # the part people read
+    sa.Column("calendar_text", sa.Text, nullable=False),     # the iTIP VCALENDAR
+    sa.Column("status", sa.String(16), nullable=False),      # queued | sending | sent | failed
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", sa.BigInteger, nullable=False),
+    sa.Column("claimed_until", sa.BigInteger, nullable=True),
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.Column("sent_at", sa.BigInteger, nullable=True),
+    sa.Index("ix_outbox_due", "status", "next_attempt_at"),
+)
+
+idempotency_key = sa.Table(
+    "idempotency_key",
+    metadata,
+    sa.Column("token_id", sa.Integer, primary_key=True),
+    sa.Column("key", sa.String(255), primary_key=True),
+    sa.Column("fingerprint", sa.String(64), nullable=False),
+    sa.Column("status", sa.Integer, nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("headers", sa.JSON, nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False, index=True),
+)
+
+feed_token = sa.Table(
+    "feed_token",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("collection_id", sa.Integer, sa.ForeignKey("collection.id", ondelete="CASCADE"),
+              nullable=False, index=True),
+    sa.Column("kind", sa.String(16), nullable=False),  # full | freebusy
+    # Public part of the feed token, for lookup; the secret part is stored only as a hash.
+    sa.Column("prefix", sa.String(32), nullable=False, unique=True),
+    sa.Column("secret_hash", sa.String(64), nullable=False),
+    sa.Column("window_past_days", sa.Integer, nullable=True),  # None: the kind's default
+    sa.Column("window_future_days", sa.Integer, nullable=True),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("revoked_at", sa.BigInteger, nullable=True),
+    sa.Column("last_used_at", sa.BigInteger, nullable=True),
+)

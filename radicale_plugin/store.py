@@ -463,6 +463,17 @@ class CalendarStore:
                     calendar_object.c.collection_id == collection_id)
             ).scalar_one()
 
+    @contextmanager
+    def snapshot(self) -> Iterator[Snapshot]:
+        """A read transaction on a connection of its own, not the ambient one: for a
+        generator that outlives the call that made it (a streamed response body)."""
+        conn = self.engine.connect().execution_options(calbridge_write=False)
+        try:
+            with conn.begin():
+                yield Snapshot(conn)
+        finally:
+            conn.close()
+
     # -- maintenance ---------------------------------------------------------------------------
 
     def roll_horizon(self, batch: int = 500) -> int:
@@ -629,6 +640,35 @@ class CalendarStore:
         if revision < record.log_floor:
             raise InvalidSyncToken(f"sync token {token!r} is older than the change log")
         return revision
+
+
+class Snapshot:
+    """Reads that all see the same state of the database (see CalendarStore.snapshot)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def collection(self, collection_id: int) -> CollectionRecord | None:
+        row = self.conn.execute(
+            sa.select(collection).where(collection.c.id == collection_id)).mappings().first()
+        return CollectionRecord.from_row(row) if row else None
+
+    def object_texts(self, collection_id: int, window: tuple[int, int] | None = None,
+                     containing: str | None = None, batch: int = 500) -> Iterator[list[str]]:
+        """The texts of a collection's objects in href order, ``batch`` at a time; with
+        ``window`` (start, end) only objects whose envelope overlaps [start, end), with
+        ``containing`` only texts that contain that string (a superset: case may differ)."""
+        query = sa.select(calendar_object.c.text).where(
+            calendar_object.c.collection_id == collection_id)
+        if window is not None:
+            query = query.where(calendar_object.c.start_ts < window[1],
+                                calendar_object.c.end_ts > window[0])
+        if containing is not None:
+            query = query.where(calendar_object.c.text.contains(containing, autoescape=True))
+        result = self.conn.execution_options(yield_per=batch).execute(
+            query.order_by(calendar_object.c.href))
+        for rows in result.partitions():
+            yield [row[0] for row in rows]
 
 
 def radicale_envelope(text: str) -> tuple[int, int]:

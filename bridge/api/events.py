@@ -1,0 +1,701 @@
+"""Access Events API (seed 004): /api/access/calendar/... for token-scoped programs and agents.
+
+Views are thin: parse (pydantic), authorize (the token's AccessPolicy), call the store with the
+pure mapping of bridge.mapping.events, render. Each write, its outbox messages and its
+idempotency record are committed in one transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import uuid
+from collections.abc import Callable
+from typing import Any, Literal
+
+from flask import Response, request
+from flask_openapi3 import APIBlueprint, Tag
+from pydantic import Field, field_validator, model_validator
+
+from bridge.api.schedules import AVAILABILITY_PROP
+from bridge.auth import calendar_of_request, current_policy
+from bridge.availability import Interval, merge, open_time, parse_schedules, subtract
+from bridge.errors import (
+    AccessDenied,
+    ApiError,
+    ConflictError,
+    ResourceNotFound,
+    TimeframeDenied,
+    TokenDenied,
+    ValidationFailed,
+)
+from bridge.etags import check_if_match
+from bridge.mapping import events as mapping
+from bridge.mapping.calendars import fields_from_props, is_timezone
+from bridge.mapping.itip import cancel_message, reply_message, request_message
+from bridge.models import ApiModel, problem_responses
+from bridge.occurrences import Occurrence, expand_occurrences
+from bridge.services import services
+from radicale_plugin.access import READ, AccessPolicy
+from radicale_plugin.expand import parsed_objects
+from radicale_plugin.idempotency import IdempotencyKeys, StoredResponse, fingerprint
+from radicale_plugin.outbox import Outbox, OutgoingMessage
+from radicale_plugin.store import CollectionRecord, ObjectRecord
+
+events_blueprint = APIBlueprint(
+    "access_events", __name__, url_prefix="/api/access/calendar",
+    abp_tags=[Tag(name="access events", description="Token-scoped events API (seed 004)")],
+    abp_security=[{"bearer": []}], abp_responses=problem_responses(401, 403, 404, 429))
+
+_EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
+MAX_ATTENDEES = 100
+# Which allowed operation a PATCH field needs (the token model of seed 004's peer).
+FIELD_OPERATIONS = {"summary": "edit_title", "eventType": "edit_title",
+                    "description": "edit_description", "location": "edit_location",
+                    "from": "edit_times", "to": "edit_times", "isAllDay": "edit_times",
+                    "timeZone": "edit_times", "recurrence": "edit_times",
+                    "addAttendees": "edit_attendees", "removeAttendees": "edit_attendees"}
+# Which visible field hides which keys of an event.
+HIDDEN_KEYS = {"title": ("title", "summary"), "description": ("description",),
+               "location": ("location",), "attendees": ("attendees", "responseStatus"),
+               "organizer": ("organizer", "organizerName"), "status": ("status",),
+               "labels": ("labels",), "join_url": ("joinUrl",),
+               "times": ("start", "end", "startUtc", "endUtc", "startLocal", "endLocal",
+                         "durationMinutes", "originalStartTime", "recurrence")}
+
+
+def _emails(values: list[str] | None) -> list[str] | None:
+    for value in values or ():
+        if not _EMAIL.match(value):
+            raise ValueError(f"{value!r} is not an email address")
+    return values
+
+
+def _utc(value: dt.datetime) -> dt.datetime:
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+class CreateEventRequest(ApiModel):
+    calendar_id: int = Field(description="Target calendar ID (from List Calendars)")
+    summary: str = Field(min_length=1, max_length=255)
+    description: str | None = Field(None, max_length=2000)
+    location: str | None = Field(None, max_length=255)
+    from_: dt.datetime = Field(alias="from", description="Start time (UTC)")
+    to: dt.datetime = Field(description="End time (UTC)")
+    is_all_day: bool = False
+    attendees: list[str] = Field(default_factory=list, max_length=MAX_ATTENDEES)
+    recurrence: list[str] = Field(default_factory=list, max_length=20)
+    event_type: str | None = Field(None, max_length=64)
+    send_notifications: bool = True
+    time_zone: str | None = Field(None, description="IANA zone the event keeps local time in")
+
+    _attendee_emails = field_validator("attendees")(_emails)
+
+    @field_validator("time_zone")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        if value is not None and not is_timezone(value):
+            raise ValueError("unknown IANA time zone")
+        return value
+
+    @model_validator(mode="after")
+    def _order(self) -> CreateEventRequest:
+        if _utc(self.to) <= _utc(self.from_) and not (self.is_all_day and
+                                                     _utc(self.to) == _utc(self.from_)):
+            raise ValueError("'to' must be after 'from'")
+        return self
+
+
+class UpdateEventRequest(ApiModel):
+    summary: str | None = Field(None, min_length=1, max_length=255)
+    description: str | None = Field(None, max_length=2000)
+    location: str | None = Field(None, max_length=255)
+    from_: dt.datetime | None = Field(None, alias="from")
+    to: dt.datetime | None = None
+    is_all_day: bool | None = None
+    add_attendees: list[str] = Field(default_factory=list, max_length=MAX_ATTENDEES)
+    remove_attendees: list[str] = Field(default_factory=list, max_length=MAX_ATTENDEES)
+    recurrence: list[str] | None = Field(None, max_length=20)
+    event_type: str | None = Field(None, max_length=64)
+    time_zone: str | None = None
+    send_notifications: bool = True
+
+    _attendee_emails = field_validator("add_attendees", "remove_attendees")(_emails)
+
+    @field_validator("time_zone")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        if value is not None and not is_timezone(value):
+            raise ValueError("unknown IANA time zone")
+        return value
+
+
+class RespondRequest(ApiModel):
+    status: Literal["accepted", "declined", "tentative"]
+    comment: str | None = Field(None, max_length=2000)
+    send_notification: bool = True
+
+
+class EventPath(ApiModel):
+    event_id: str = Field(alias="eventId", max_length=200)
+
+
+class DeleteQuery(ApiModel):
+    notify_attendees: bool = Field(True, alias="notifyAttendees")
+
+
+class ListQuery(ApiModel):
+    from_: dt.datetime | None = Field(None, alias="from")
+    to: dt.datetime | None = None
+    calendar_id: int | None = Field(None, alias="calendarId")
+    q: str | None = Field(None, max_length=200)
+    limit: int = Field(50, ge=1, le=1000)
+    offset: int = Field(0, ge=0)
+    include_cancelled: bool = Field(False, alias="includeCancelled")
+    time_zone: str | None = Field(None, alias="timeZone")
+
+
+class FreeBusyQuery(ApiModel):
+    from_: dt.datetime | None = Field(None, alias="from")
+    to: dt.datetime | None = None
+    calendars: str | None = Field(None, description="comma separated calendar ids")
+
+
+class Attendee(ApiModel):
+    email: str
+    name: str | None
+    response: str
+    optional: bool
+    comment: str | None
+    is_organizer: bool
+    is_self: bool
+
+
+class Event(ApiModel):
+    """The read shape of an event (both alias sets of the seed's peer)."""
+
+    model_config = {"extra": "allow"}
+    id: str
+    calendar_id: int
+    i_cal_u_i_d: str | None = Field(None, alias="iCalUID")
+    title: str | None = None
+    summary: str | None = None
+    start: dict | None = None
+    end: dict | None = None
+    start_utc: str | None = None
+    end_utc: str | None = None
+    all_day: bool | None = None
+    attendees: list[Attendee] | None = None
+    recurrence: list[str] | None = None
+    etag: str
+
+
+class EventEnvelope(ApiModel):
+    event: Event
+    access_info: str
+    current_user_calendar_email: str
+    notification_queued: bool | None = None
+
+
+class ListMeta(ApiModel):
+    count: int
+    offset: int
+    limit: int
+    has_more: bool
+    total_count: int
+    truncated: bool
+    from_: str = Field(alias="from")
+    to: str
+
+
+class EventList(ApiModel):
+    events: list[Event]
+    meta: ListMeta
+    access_info: str
+    current_user_calendar_email: str
+
+
+class DeletedEvent(ApiModel):
+    success: bool
+    message: str
+    notification_queued: bool | None = None
+
+
+class AccessCalendar(ApiModel):
+    id: int
+    external_id: str
+    name: str
+    provider: str
+    timezone: str | None
+    is_primary: bool
+    is_operator_owner: bool
+    owner_email: str | None
+    last_synced_at: str
+
+
+class CalendarList(ApiModel):
+    data: list[AccessCalendar]
+    access_info: str
+
+
+class BusyPeriod(ApiModel):
+    start_utc: str
+    end_utc: str
+    duration_minutes: int
+
+
+class CalendarFreeBusy(ApiModel):
+    calendar_id: int
+    calendar_name: str
+    busy: list[BusyPeriod]
+    free: list[BusyPeriod]
+
+
+class FreeBusyResponse(ApiModel):
+    calendars: list[CalendarFreeBusy]
+    access_info: str
+
+
+# -- helpers -----------------------------------------------------------------------------------
+
+def _iso(value: dt.datetime) -> str:
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _policy() -> AccessPolicy:
+    policy = current_policy()
+    if policy.token is None:  # the REST door takes tokens only; kept explicit for clarity
+        raise AccessDenied("This API needs an API token.")
+    return policy
+
+
+def access_info(policy: AccessPolicy) -> str:
+    token = policy.token
+    assert token is not None
+    parts = [{"full_access": "Full access", "view_only": "View only",
+              "free_busy_only": "Free/busy only"}[token.access_level]]
+    if token.calendar_ids is not None:
+        parts.append("calendars " + ", ".join(str(i) for i in token.calendar_ids))
+    earliest, latest = policy.timeframe()
+    if earliest or latest:
+        parts.append("events from " + (earliest.date().isoformat() if earliest else "any time")
+                     + " to " + (latest.date().isoformat() if latest else "any time"))
+    if set(token.operations) != set(FIELD_OPERATIONS.values()) | {"create_events",
+                                                                   "delete_events",
+                                                                   "respond_to_event"}:
+        parts.append("operations: " + ", ".join(token.operations))
+    return "; ".join(parts)
+
+
+def require_operation(policy: AccessPolicy, operation: str) -> None:
+    if not policy.may_operate(operation):
+        raise TokenDenied(f"This token may not {operation.replace('_', ' ')}.")
+
+
+def require_within_timeframe(policy: AccessPolicy, start: dt.datetime, end: dt.datetime
+                             ) -> None:
+    earliest, latest = policy.timeframe()
+    if (earliest and start < earliest) or (latest and end > latest):
+        window = f"{earliest.date() if earliest else '-'} to {latest.date() if latest else '-'}"
+        raise TimeframeDenied(f"Event falls outside the allowed timeframe ({window}).")
+
+
+def require_open_time(calendar: CollectionRecord, start: dt.datetime, end: dt.datetime) -> None:
+    """A calendar with schedules books only inside its open time (the first instance)."""
+    schedules = parse_schedules(calendar.props.get(AVAILABILITY_PROP))
+    if schedules and subtract([(start, end)], open_time(schedules, start, end)):
+        raise ConflictError("The calendar's schedules do not allow an event at this time.",
+                            code="SLOT_UNAVAILABLE")
+
+
+def _calendar(calendar_id: int, need: str) -> CollectionRecord:
+    policy = _policy()
+    record = calendar_of_request(calendar_id, need)
+    if record.workspace_id != policy.workspace_id:
+        raise ResourceNotFound("Calendar not found.", code="CALENDAR_NOT_FOUND")
+    return record
+
+
+def _event(event_id: str, need: str) -> tuple[ObjectRecord, CollectionRecord,
+                                               dt.date | dt.datetime | None]:
+    series_id, key = mapping.parse_instance_id(event_id)
+    record = services().store.get_object_by_public_id(series_id)
+    if record is None:
+        raise ResourceNotFound("Event not found.", code="EVENT_NOT_FOUND")
+    try:
+        calendar = _calendar(record.collection_id, need)
+    except ResourceNotFound as exc:  # never reveal that an invisible calendar's event exists
+        raise ResourceNotFound("Event not found.", code="EVENT_NOT_FOUND") from exc
+    if record.component != "VEVENT":
+        raise ResourceNotFound("Event not found.", code="EVENT_NOT_FOUND")
+    return record, calendar, key
+
+
+def _render(record: ObjectRecord, policy: AccessPolicy, instance: Any = None) -> dict:
+    cal = parsed_objects.get(record.text, record.etag)
+    data = mapping.event_json(record.text, event_id=record.public_id,
+                              calendar_id=record.collection_id, etag=record.etag,
+                              instance=instance, viewer_email=policy.user.email,
+                              calendar=cal, time_zone=request.args.get("timeZone") or None)
+    token = policy.token
+    if token is not None:
+        for field_name, keys in HIDDEN_KEYS.items():
+            if field_name not in token.visible_fields:
+                for key in keys:
+                    data.pop(key, None)
+    return data
+
+
+def _envelope(event: dict, policy: AccessPolicy, **extra: object) -> dict:
+    return {"event": event, "accessInfo": access_info(policy),
+            "currentUserCalendarEmail": policy.user.email, **extra}
+
+
+def _json_response(body: dict, status: int = 200, etag: str | None = None) -> Response:
+    response = Response(json.dumps(body), status=status, content_type="application/json")
+    if etag:
+        response.headers["ETag"] = etag
+    return response
+
+
+def _attendee_emails(text: str) -> list[str]:
+    cal = parsed_objects.get(text)
+    master = next((e for e in cal.walk("VEVENT") if "RECURRENCE-ID" not in e), None)
+    values = master.get("ATTENDEE", []) if master is not None else []
+    values = values if isinstance(values, list) else [values]
+    return [str(v)[7:] if str(v).lower().startswith("mailto:") else str(v) for v in values]
+
+
+def _queue(messages: list[OutgoingMessage]) -> bool:
+    outbox = Outbox(services().store)
+    for message in messages:
+        if message.recipients:
+            outbox.enqueue(message)
+    return any(m.recipients for m in messages)
+
+
+def _idempotent(write: Callable[[], Response], lock_path: str) -> Response:
+    """Run ``write`` once per Idempotency-Key: a replay gets the first answer back, the same
+    key with another body is refused (422). The record commits with the write itself."""
+    policy = _policy()
+    key = request.headers.get("Idempotency-Key")
+    store = services().store
+    if not key:
+        with store.write(lock_path):
+            return write()
+    if len(key) > 255:
+        raise ValidationFailed("Idempotency-Key is at most 255 characters.")
+    keys = IdempotencyKeys(store)
+    assert policy.token is not None
+    print_ = fingerprint(request.method, request.path, request.get_data())
+    with store.write(lock_path):
+        stored = keys.find(policy.token.id, key)
+        if stored is None:
+            response = write()
+            keys.remember(policy.token.id, key, StoredResponse(
+                print_, response.status_code, response.get_data(as_text=True),
+                {k: v for k, v in response.headers.items() if k in ("ETag", "Location")}))
+            return response
+    if stored.fingerprint != print_:
+        raise ApiError("This Idempotency-Key was used with another request.",
+                       code="IDEMPOTENCY_KEY_REUSED", status=422)
+    replay = Response(stored.body, status=stored.status, content_type="application/json")
+    replay.headers.update(stored.headers)
+    replay.headers["Idempotent-Replayed"] = "true"
+    return replay
+
+
+def _mapping_error(exc: mapping.EventMappingError) -> ValidationFailed:
+    return ValidationFailed(exc.message, errors=[{"field": exc.field, "code": "invalid",
+                                                  "message": exc.message}])
+
+
+# -- calendars and reads ----------------------------------------------------------------------
+
+@events_blueprint.get("/calendars", responses={200: CalendarList})
+def list_calendars():  # type: ignore[no-untyped-def]
+    """List Calendars: every calendar this token may use."""
+    policy = _policy()
+    if not policy.has_scope(READ):
+        raise AccessDenied("This token lacks the calendars:read scope.")
+    store = services().store
+    data = []
+    for record in store.calendars_in_workspace(policy.workspace_id or 0):
+        if policy.calendar_denial(record) is not None:
+            continue
+        fields = fields_from_props(record.props, record.path.rsplit("/", 1)[-1])
+        owner = services().accounts.get_user(record.owner)
+        data.append({"id": record.id, "externalId": f"/{record.path}/", "name": fields.name,
+                     "provider": "CALDAV", "timezone": fields.timezone,
+                     "isPrimary": False, "isOperatorOwner": record.owner == policy.user.username,
+                     "ownerEmail": owner.email if owner else None,
+                     "lastSyncedAt": _iso(dt.datetime.fromtimestamp(record.updated_at,
+                                                                    dt.UTC))})
+    return {"data": data, "accessInfo": access_info(policy)}
+
+
+def _window(start: dt.datetime | None, end: dt.datetime | None, policy: AccessPolicy,
+            default_days: int = 7) -> tuple[dt.datetime, dt.datetime, bool]:
+    """The query window (a bare date is midnight UTC), clamped into the token's timeframe."""
+    today = dt.datetime.now(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    start = _utc(start) if start else today
+    end = _utc(end) if end else start + dt.timedelta(days=default_days)
+    if end <= start:
+        raise ValidationFailed("'to' must be after 'from'.", errors=[
+            {"field": "to", "code": "invalid", "message": "must be after from"}])
+    earliest, latest = policy.timeframe()
+    clamped = False
+    if earliest and start < earliest:
+        start, clamped = earliest, True
+    if latest and end > latest:
+        end, clamped = latest, True
+    return start, max(start, end), clamped
+
+
+def _readable_calendars(policy: AccessPolicy, calendar_id: int | None, need: str
+                        ) -> list[CollectionRecord]:
+    if calendar_id is not None:
+        return [_calendar(calendar_id, need)]
+    return [c for c in services().store.calendars_in_workspace(policy.workspace_id or 0)
+            if policy.calendar_denial(c) is None and getattr(policy.rights(c), need)]
+
+
+@events_blueprint.get("/events", responses={200: EventList, **problem_responses(400)})
+def list_events(query: ListQuery):  # type: ignore[no-untyped-def]
+    """Events overlapping [from, to), recurring series expanded into instances."""
+    policy = _policy()
+    if policy.token and policy.token.access_level == "free_busy_only":
+        raise AccessDenied("This token sees free/busy time only.")
+    start, end, clamped = _window(query.from_, query.to, policy)
+    occurrences: list[Occurrence] = []
+    for calendar in _readable_calendars(policy, query.calendar_id, "read"):
+        occurrences.extend(expand_occurrences(services().store, calendar.id, start, end))
+    occurrences.sort(key=lambda o: (o.start, o.record.public_id))
+    if not query.include_cancelled:
+        occurrences = [o for o in occurrences
+                       if str(o.component.get("STATUS", "")).upper() != "CANCELLED"]
+    if query.q:
+        needle = query.q.lower()
+        occurrences = [o for o in occurrences if any(
+            needle in str(o.component.get(k, "")).lower()
+            for k in ("SUMMARY", "DESCRIPTION", "LOCATION"))]
+    page = occurrences[query.offset:query.offset + query.limit]
+    events = [_render(o.record, policy, o.component) for o in page]
+    return {"events": events, "meta": {
+        "count": len(events), "offset": query.offset, "limit": query.limit,
+        "hasMore": query.offset + len(events) < len(occurrences),
+        "totalCount": len(occurrences), "truncated": clamped,
+        "from": _iso(start), "to": _iso(end)},
+        "accessInfo": access_info(policy), "currentUserCalendarEmail": policy.user.email}
+
+
+@events_blueprint.get("/events/<eventId>", responses={200: EventEnvelope})
+def get_event(path: EventPath):  # type: ignore[no-untyped-def]
+    """One event (a series, a single event, or one instance by its instance id)."""
+    policy = _policy()
+    record, _, key = _event(path.event_id, "read")
+    instance = None
+    if key is not None:
+        instance = mapping.find_instance(record.text, key,
+                                         parsed_objects.get(record.text, record.etag))
+        if instance is None:
+            raise ResourceNotFound("Event not found.", code="EVENT_NOT_FOUND")
+    start, end = mapping.event_window(record.text)
+    require_within_timeframe(policy, start, end)
+    return _json_response(_envelope(_render(record, policy, instance), policy),
+                          etag=record.etag)
+
+
+@events_blueprint.get("/freebusy", responses={200: FreeBusyResponse, **problem_responses(400)})
+def free_busy(query: FreeBusyQuery):  # type: ignore[no-untyped-def]
+    """Busy periods per calendar; outside a calendar's schedules counts as busy."""
+    policy = _policy()
+    start, end, _ = _window(query.from_, query.to, policy)
+    if query.calendars:
+        try:
+            ids = [int(v) for v in query.calendars.split(",") if v.strip()]
+        except ValueError as exc:
+            raise ValidationFailed("calendars is a comma separated list of ids.", errors=[
+                {"field": "calendars", "code": "invalid", "message": str(exc)}]) from exc
+        calendars = [_calendar(i, "freebusy") for i in ids]
+    else:
+        calendars = _readable_calendars(policy, None, "freebusy")
+    out = []
+    for calendar in calendars:
+        busy: list[Interval] = [
+            (max(o.start, start), min(o.end, end))
+            for o in expand_occurrences(services().store, calendar.id, start, end) if o.busy]
+        schedules = parse_schedules(calendar.props.get(AVAILABILITY_PROP))
+        if schedules:
+            busy += subtract([(start, end)], open_time(schedules, start, end))
+        busy = merge(b for b in busy if b[0] < b[1])
+        free = subtract([(start, end)], busy)
+        fields = fields_from_props(calendar.props, calendar.path.rsplit("/", 1)[-1])
+        out.append({"calendarId": calendar.id, "calendarName": fields.name,
+                    "busy": [_period(s, e) for s, e in busy],
+                    "free": [_period(s, e) for s, e in free]})
+    return {"calendars": out, "accessInfo": access_info(policy)}
+
+
+def _period(start: dt.datetime, end: dt.datetime) -> dict:
+    return {"startUtc": _iso(start), "endUtc": _iso(end),
+            "durationMinutes": int((end - start).total_seconds() // 60)}
+
+
+# -- writes -------------------------------------------------------------------------------------
+
+@events_blueprint.post("/events", responses={201: EventEnvelope, **problem_responses(
+    400, 409, 422)})
+def create_event(body: CreateEventRequest):  # type: ignore[no-untyped-def]
+    """Create Event; invitations are queued when attendees are given."""
+    policy = _policy()
+    calendar = _calendar(body.calendar_id, "write")
+    require_operation(policy, "create_events")
+    start, end = _utc(body.from_), _utc(body.to)
+    require_within_timeframe(policy, start, end)
+    require_open_time(calendar, start, end)
+    uid = f"{uuid.uuid4()}@calbridge"
+    try:
+        text = mapping.new_event_text(mapping.EventInput(
+            calendar_id=calendar.id, summary=body.summary, start=start, end=end,
+            description=body.description, location=body.location, all_day=body.is_all_day,
+            attendees=body.attendees, recurrence=body.recurrence, event_type=body.event_type,
+            time_zone=body.time_zone), uid, policy.user.email, dt.datetime.now(dt.UTC))
+        prepared = services().store.prepare(text)
+    except mapping.EventMappingError as exc:
+        raise _mapping_error(exc) from exc
+
+    def write() -> Response:
+        record, _ = services().store.put_object(calendar.id, f"{uid}.ics", prepared,
+                                                if_none_match=True)
+        queued = False
+        others = [a for a in body.attendees if a.lower() != policy.user.email.lower()]
+        if body.send_notifications and others:
+            queued = _queue([request_message(text, policy.user.email, others)])
+        response = _json_response(_envelope(_render(record, policy), policy,
+                                            notificationQueued=queued), 201, record.etag)
+        response.headers["Location"] = f"/api/access/calendar/events/{record.public_id}"
+        return response
+
+    return _idempotent(write, calendar.path)
+
+
+@events_blueprint.patch("/events/<eventId>",
+                        responses={200: EventEnvelope, **problem_responses(400, 409, 412)})
+def update_event(path: EventPath, body: UpdateEventRequest):  # type: ignore[no-untyped-def]
+    """Update Event: only the named fields change; everything else a client wrote stays."""
+    policy = _policy()
+    record, calendar, key = _event(path.event_id, "write")
+    if key is not None:
+        raise ConflictError("Edit the series (its id without the instance suffix); editing "
+                            "one instance is not supported yet.", code="INSTANCE_EDIT")
+    given = body.model_fields_set
+    for field_name in given:
+        alias = UpdateEventRequest.model_fields[field_name].alias or field_name
+        operation = FIELD_OPERATIONS.get(alias)
+        if operation and (alias not in ("addAttendees", "removeAttendees")
+                          or getattr(body, field_name)):
+            require_operation(policy, operation)
+    check_if_match(record.etag)
+    old_start, old_end = mapping.event_window(record.text)
+    require_within_timeframe(policy, old_start, old_end)
+
+    def value(name: str) -> Any:
+        return getattr(body, name) if name in given else mapping.UNSET
+
+    patch = mapping.EventPatch(
+        summary=value("summary"), description=value("description"),
+        location=value("location"),
+        start=_utc(body.from_) if body.from_ else mapping.UNSET,
+        end=_utc(body.to) if body.to else mapping.UNSET,
+        all_day=body.is_all_day if body.is_all_day is not None else mapping.UNSET,
+        time_zone=value("time_zone"), recurrence=value("recurrence"),
+        event_type=value("event_type"), add_attendees=body.add_attendees,
+        remove_attendees=body.remove_attendees)
+    try:
+        result = mapping.patch_event_text(record.text, patch, dt.datetime.now(dt.UTC),
+                                          policy.user.email)
+        prepared = services().store.prepare(result.text)
+        new_start, new_end = mapping.event_window(result.text)
+    except mapping.EventMappingError as exc:
+        raise _mapping_error(exc) from exc
+    if "times" in result.changed:
+        require_within_timeframe(policy, new_start, new_end)
+        require_open_time(calendar, new_start, new_end)
+    store = services().store
+    with store.write(calendar.path):
+        new_record, _ = store.put_object(calendar.id, record.href, prepared,
+                                         if_match=record.etag)
+        messages: list[OutgoingMessage] = []
+        if body.send_notifications and result.changed:
+            everyone = [a for a in _attendee_emails(result.text)
+                        if a.lower() != policy.user.email.lower()]
+            added = {a.lower() for a in result.added_attendees}
+            if result.changed & {"times", "location", "recurrence", "summary"}:
+                messages.append(request_message(result.text, policy.user.email, everyone))
+            elif added:
+                messages.append(request_message(
+                    result.text, policy.user.email, [a for a in everyone if a.lower() in added]))
+            if result.removed_attendees:
+                messages.append(cancel_message(record.text, policy.user.email,
+                                               list(result.removed_attendees)))
+        queued = _queue(messages)
+    return _json_response(_envelope(_render(new_record, policy), policy,
+                                    notificationQueued=queued), etag=new_record.etag)
+
+
+@events_blueprint.delete("/events/<eventId>",
+                         responses={200: DeletedEvent, **problem_responses(409, 412)})
+def delete_event(path: EventPath, query: DeleteQuery):  # type: ignore[no-untyped-def]
+    """Delete Event; attendees get a cancellation unless notifyAttendees=false."""
+    policy = _policy()
+    record, calendar, key = _event(path.event_id, "write")
+    if key is not None:
+        raise ConflictError("Delete the series (its id without the instance suffix); "
+                            "deleting one instance is not supported yet.", code="INSTANCE_EDIT")
+    require_operation(policy, "delete_events")
+    check_if_match(record.etag)
+    start, end = mapping.event_window(record.text)
+    require_within_timeframe(policy, start, end)
+    store = services().store
+    with store.write(calendar.path):
+        store.delete_object(calendar.id, record.href, if_match=record.etag)
+        recipients = [a for a in _attendee_emails(record.text)
+                      if a.lower() != policy.user.email.lower()]
+        queued = query.notify_attendees and _queue(
+            [cancel_message(record.text, policy.user.email, recipients)])
+    return {"success": True, "message": "Event deleted", "notificationQueued": bool(queued)}
+
+
+@events_blueprint.post("/events/<eventId>/respond",
+                       responses={200: EventEnvelope, **problem_responses(400, 409)})
+def respond_to_event(path: EventPath, body: RespondRequest):  # type: ignore[no-untyped-def]
+    """Respond to Event: accepted, declined or tentative, with an optional comment."""
+    policy = _policy()
+    record, calendar, key = _event(path.event_id, "write")
+    if key is not None:
+        raise ConflictError("Respond to the series (its id without the instance suffix).",
+                            code="INSTANCE_EDIT")
+    require_operation(policy, "respond_to_event")
+    start, end = mapping.event_window(record.text)
+    require_within_timeframe(policy, start, end)
+    try:
+        text = mapping.respond_text(record.text, policy.user.email, body.status, body.comment,
+                                    dt.datetime.now(dt.UTC))
+    except mapping.OrganizerCannotRespond as exc:
+        raise ConflictError("The organizer cannot respond to their own event.",
+                            code=exc.code) from exc
+    except mapping.NotAnAttendee as exc:
+        raise ConflictError("You are not an attendee of this event.", code=exc.code) from exc
+    prepared = services().store.prepare(text)
+    store = services().store
+    with store.write(calendar.path):
+        new_record, _ = store.put_object(calendar.id, record.href, prepared,
+                                         if_match=record.etag)
+        queued = body.send_notification and _queue(
+            [reply_message(text, policy.user.email, body.comment)])
+    return _json_response(_envelope(_render(new_record, policy), policy,
+                                    notificationQueued=bool(queued)), etag=new_record.etag)
+
+

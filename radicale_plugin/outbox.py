@@ -1,0 +1,120 @@
+"""The durable outbox of iTIP messages (RFC 5546 carried as RFC 6047 iMIP).
+
+Messages are queued in the same transaction as the change they announce (call ``enqueue``
+inside ``store.write()``), and delivered later by a sender that claims them one by one with a
+lease, so that several processes on one database never send the same message twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from radicale_plugin.schema import outbox_message
+from radicale_plugin.store import CalendarStore, now_ts
+
+BACKOFF_SECONDS = (30, 120, 600, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600)
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    method: str
+    event_uid: str
+    sender: str
+    recipients: tuple[str, ...]
+    subject: str
+    body_text: str
+    calendar_text: str
+
+
+@dataclass(frozen=True)
+class QueuedMessage(OutgoingMessage):
+    id: int = 0
+    status: str = "queued"
+    attempts: int = 0
+    created_at: int = 0
+    next_attempt_at: int = 0
+    last_error: str | None = None
+    sent_at: int | None = None
+
+    @classmethod
+    def from_row(cls, row: sa.RowMapping) -> QueuedMessage:
+        return cls(method=row["method"], event_uid=row["event_uid"], sender=row["sender"],
+                   recipients=tuple(row["recipients"]), subject=row["subject"],
+                   body_text=row["body_text"], calendar_text=row["calendar_text"],
+                   id=row["id"], status=row["status"], attempts=row["attempts"],
+                   created_at=row["created_at"], next_attempt_at=row["next_attempt_at"],
+                   last_error=row["last_error"], sent_at=row["sent_at"])
+
+
+class Outbox:
+    def __init__(self, store: CalendarStore) -> None:
+        self.store = store
+
+    def enqueue(self, message: OutgoingMessage) -> int:
+        """Queue a message; joins the caller's write transaction when there is one."""
+        now = now_ts()
+        with self.store.write(".outbox") as conn:
+            return conn.execute(outbox_message.insert().values(
+                created_at=now, method=message.method, event_uid=message.event_uid,
+                sender=message.sender, recipients=list(message.recipients),
+                subject=message.subject, body_text=message.body_text,
+                calendar_text=message.calendar_text, status="queued", attempts=0,
+                next_attempt_at=now)).inserted_primary_key[0]
+
+    def messages(self, status: str | None = None, event_uid: str | None = None
+                 ) -> list[QueuedMessage]:
+        query = sa.select(outbox_message).order_by(outbox_message.c.id)
+        if status is not None:
+            query = query.where(outbox_message.c.status == status)
+        if event_uid is not None:
+            query = query.where(outbox_message.c.event_uid == event_uid)
+        with self.store.read() as conn:
+            return [QueuedMessage.from_row(r) for r in conn.execute(query).mappings()]
+
+    def claim_due(self, limit: int = 20, lease_seconds: int = 120) -> list[QueuedMessage]:
+        """Take up to ``limit`` due messages for sending; a claim lapses after the lease, so a
+        crashed sender's messages are sent by another one later."""
+        now = now_ts()
+        due = sa.or_(
+            sa.and_(outbox_message.c.status == "queued",
+                    outbox_message.c.next_attempt_at <= now),
+            sa.and_(outbox_message.c.status == "sending", outbox_message.c.claimed_until < now))
+        claimed = []
+        with self.store.write(".outbox") as conn:
+            ids = conn.execute(sa.select(outbox_message.c.id).where(due)
+                               .order_by(outbox_message.c.id).limit(limit)).scalars().all()
+            for message_id in ids:
+                taken = conn.execute(outbox_message.update().where(
+                    outbox_message.c.id == message_id, due).values(
+                    status="sending", claimed_until=now + lease_seconds))
+                if taken.rowcount == 1:
+                    claimed.append(message_id)
+            rows = conn.execute(sa.select(outbox_message).where(
+                outbox_message.c.id.in_(claimed))).mappings().all() if claimed else []
+        return [QueuedMessage.from_row(r) for r in rows]
+
+    def mark_sent(self, message_id: int) -> None:
+        with self.store.write(".outbox") as conn:
+            conn.execute(outbox_message.update().where(outbox_message.c.id == message_id)
+                         .values(status="sent", sent_at=now_ts(), claimed_until=None,
+                                 attempts=outbox_message.c.attempts + 1, last_error=None))
+
+    def mark_failed(self, message_id: int, error: str, max_attempts: int = 12) -> None:
+        """Back off and retry; after ``max_attempts`` the message stays 'failed' (listed by
+        ``calbridge outbox list`` and re-queued by ``outbox retry``), never dropped."""
+        with self.store.write(".outbox") as conn:
+            attempts = conn.execute(sa.select(outbox_message.c.attempts).where(
+                outbox_message.c.id == message_id)).scalar_one() + 1
+            delay = BACKOFF_SECONDS[min(attempts - 1, len(BACKOFF_SECONDS) - 1)]
+            conn.execute(outbox_message.update().where(outbox_message.c.id == message_id)
+                         .values(status="failed" if attempts >= max_attempts else "queued",
+                                 attempts=attempts, last_error=error[:2000],
+                                 claimed_until=None, next_attempt_at=now_ts() + delay))
+
+    def retry_failed(self) -> int:
+        with self.store.write(".outbox") as conn:
+            return conn.execute(outbox_message.update().where(
+                outbox_message.c.status == "failed").values(
+                status="queued", next_attempt_at=now_ts())).rowcount
