@@ -101,6 +101,18 @@ class AccessPolicy:
         return CalendarRights(freebusy=self.has_scope(READ), read=read, write=write,
                               delete=self.has_scope(ADMIN) and level == "full_access")
 
+    def may_respond(self, calendar: CollectionRecord, invited: bool) -> bool:
+        """An attendee may answer an invitation in another member's calendar of the same
+        workspace, which they cannot otherwise see (there is no scheduling inbox copy)."""
+        if self.rights(calendar).write:
+            return True
+        if not invited or calendar.workspace_id is None:
+            return False
+        if not self.in_workspace(calendar.workspace_id):
+            return False
+        return self.token is None or (self.token.access_level == "full_access"
+                                      and self.has_scope(WRITE))
+
     def timeframe(self, now: dt.datetime | None = None
                   ) -> tuple[dt.datetime | None, dt.datetime | None]:
         """The window a token may touch: (earliest, latest), None where unlimited."""

@@ -7,6 +7,7 @@ idempotency record are committed in one transaction.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import re
@@ -368,11 +369,14 @@ def _attendee_emails(text: str) -> list[str]:
 
 
 def _queue(messages: list[OutgoingMessage]) -> bool:
+    """Queue one message per recipient (joins the caller's write transaction)."""
     outbox = Outbox(services().store)
+    queued = False
     for message in messages:
-        if message.recipients:
-            outbox.enqueue(message)
-    return any(m.recipients for m in messages)
+        for recipient in message.recipients:
+            outbox.enqueue(dataclasses.replace(message, recipients=(recipient,)))
+            queued = True
+    return queued
 
 
 def _idempotent(write: Callable[[], Response], lock_path: str) -> Response:
@@ -555,7 +559,7 @@ def create_event(body: CreateEventRequest):  # type: ignore[no-untyped-def]
     start, end = _utc(body.from_), _utc(body.to)
     require_within_timeframe(policy, start, end)
     require_open_time(calendar, start, end)
-    uid = f"{uuid.uuid4()}@calbridge"
+    uid = str(uuid.uuid4())
     try:
         text = mapping.new_event_text(mapping.EventInput(
             calendar_id=calendar.id, summary=body.summary, start=start, end=end,
@@ -673,7 +677,14 @@ def delete_event(path: EventPath, query: DeleteQuery):  # type: ignore[no-untype
 def respond_to_event(path: EventPath, body: RespondRequest):  # type: ignore[no-untyped-def]
     """Respond to Event: accepted, declined or tentative, with an optional comment."""
     policy = _policy()
-    record, calendar, key = _event(path.event_id, "write")
+    series_id, key = mapping.parse_instance_id(path.event_id)
+    record = services().store.get_object_by_public_id(series_id)
+    calendar = services().store.get_collection_by_id(record.collection_id) if record else None
+    invited = record is not None and policy.user.email.lower() in {
+        a.lower() for a in _attendee_emails(record.text)}
+    if record is None or calendar is None or record.component != "VEVENT" or \
+            not policy.may_respond(calendar, invited):
+        raise ResourceNotFound("Event not found.", code="EVENT_NOT_FOUND")
     if key is not None:
         raise ConflictError("Respond to the series (its id without the instance suffix).",
                             code="INSTANCE_EDIT")
