@@ -7,6 +7,7 @@ from flask_openapi3 import Info, OpenAPI
 
 from bridge.api.calendars import calendars_blueprint
 from bridge.api.events import events_blueprint
+from bridge.api.feeds import feeds_blueprint, ics_blueprint
 from bridge.api.health import health_blueprint
 from bridge.api.schedules import schedules_blueprint
 from bridge.api.tokens import tokens_blueprint
@@ -42,6 +43,8 @@ def create_app(settings: Settings, store: CalendarStore) -> OpenAPI:
     app.register_api(tokens_blueprint)
     app.register_api(calendars_blueprint)
     app.register_api(schedules_blueprint)
+    app.register_api(feeds_blueprint)
+    app.register_api(ics_blueprint)
     app.register_api(events_blueprint)
     app.add_url_rule("/api/openapi.json", "openapi_document", lambda: app.api_doc)
     app.add_url_rule("/api/docs", "docs_home", lambda: redirect("/api/docs/swagger"))

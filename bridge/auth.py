@@ -17,7 +17,8 @@ from radicale_plugin.access import AccessPolicy, Denial, authenticate
 from radicale_plugin.accounts import TOKEN_PREFIX, Workspace
 from radicale_plugin.store import CollectionRecord
 
-PUBLIC_PATHS = ("/api/health", "/api/openapi.json", "/api/docs", "/api/openapi")
+# /ics/: subscription feeds, whose secret URL is the credential (bridge/api/feeds.py).
+PUBLIC_PATHS = ("/api/health", "/api/openapi.json", "/api/docs", "/api/openapi", "/ics/")
 
 
 def authenticate_request() -> None:

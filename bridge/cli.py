@@ -30,7 +30,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     rolled = store.roll_horizon()
     smtp = SmtpSettings.from_settings(settings)
     if smtp.configured:
-        OutboxSender(Outbox(store), smtp, float(settings.get("smtp", "interval"))).start()
+        outbox = Outbox(store, int(settings.get("smtp", "retry_seconds")))
+        OutboxSender(outbox, smtp, float(settings.get("smtp", "interval"))).start()
     base = f"http://{settings.host}:{settings.port}"
     print(f"calbridge serving on {base}", flush=True)
     print(f"  CalDAV:   {base}/  (clients discover via {base}/.well-known/caldav)", flush=True)
@@ -131,7 +132,7 @@ def _outbox(settings: Settings):  # type: ignore[no-untyped-def]
     from bridge.wsgi import open_configured_store
     from radicale_plugin.outbox import Outbox
 
-    return Outbox(open_configured_store(settings))
+    return Outbox(open_configured_store(settings), int(settings.get("smtp", "retry_seconds")))
 
 
 def cmd_outbox_list(args: argparse.Namespace, settings: Settings) -> int:

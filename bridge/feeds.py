@@ -285,6 +285,7 @@ class FeedBodyCache:
         self._entries: OrderedDict[str, bytes] = OrderedDict()
         self._size = 0
         self._lock = threading.Lock()
+        self._building: dict[str, threading.Lock] = {}
 
     def get(self, key: str) -> bytes | None:
         with self._lock:
@@ -304,6 +305,25 @@ class FeedBodyCache:
             while self._size > self.max_bytes:
                 _, evicted = self._entries.popitem(last=False)
                 self._size -= len(evicted)
+
+    def get_or_build(self, key: str, build: Callable[[], bytes]) -> bytes:
+        """The cached body, or ``build()``'s; concurrent requests for one key build it once
+        (every subscriber polls right after a change)."""
+        body = self.get(key)
+        if body is not None:
+            return body
+        with self._lock:
+            building = self._building.setdefault(key, threading.Lock())
+        try:
+            with building:
+                body = self.get(key)
+                if body is None:
+                    body = build()
+                    self.put(key, body)
+        finally:
+            with self._lock:
+                self._building.pop(key, None)
+        return body
 
     def recording(self, key: str, chunks: Iterable[bytes],
                   keep: Callable[[], bool] = lambda: True) -> Iterator[bytes]:
@@ -368,8 +388,8 @@ def answer_feed(store: CalendarStore, feed: FeedToken, collection: CollectionRec
         headers["Content-Length"] = str(len(cached))
         return FeedReply(200, headers, cached)
     if feed.kind == "freebusy":
-        body = b"".join(encoded_chunks([freebusy_body(store, collection, window)], asked.gzip))
-        cache.put(etag, body)
+        body = cache.get_or_build(etag, lambda: b"".join(encoded_chunks(
+            [freebusy_body(store, collection, window)], asked.gzip)))
         headers["Content-Length"] = str(len(body))
         return FeedReply(200, headers, body)
     full = FullFeedBody(store, collection, window)

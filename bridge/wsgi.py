@@ -15,11 +15,11 @@ from radicale_plugin.store import CalendarStore
 from radicale_plugin.store_factory import open_store
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
-FLASK_PREFIXES = ("/api",)
+FLASK_PREFIXES = ("/api", "/ics")
 
 
 class PathDispatcher:
-    """Send /api (and later /ics) to Flask, everything else to Radicale, paths untouched."""
+    """Send /api and /ics to Flask, everything else to Radicale, paths untouched."""
 
     def __init__(self, default: WSGIApp, flask_app: WSGIApp) -> None:
         self.default = default

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from radicale_plugin.schema import outbox_message
 from radicale_plugin.store import CalendarStore, now_ts
 
-BACKOFF_SECONDS = (30, 120, 600, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600)
+MAX_BACKOFF_SECONDS = 6 * 3600
 
 
 @dataclass(frozen=True)
@@ -49,8 +49,9 @@ class QueuedMessage(OutgoingMessage):
 
 
 class Outbox:
-    def __init__(self, store: CalendarStore) -> None:
+    def __init__(self, store: CalendarStore, retry_seconds: int = 30) -> None:
         self.store = store
+        self.retry_seconds = retry_seconds  # first retry delay; it doubles each attempt
 
     def enqueue(self, message: OutgoingMessage) -> int:
         """Queue a message; joins the caller's write transaction when there is one."""
@@ -107,7 +108,7 @@ class Outbox:
         with self.store.write(".outbox") as conn:
             attempts = conn.execute(sa.select(outbox_message.c.attempts).where(
                 outbox_message.c.id == message_id)).scalar_one() + 1
-            delay = BACKOFF_SECONDS[min(attempts - 1, len(BACKOFF_SECONDS) - 1)]
+            delay = min(self.retry_seconds * 2 ** min(attempts - 1, 20), MAX_BACKOFF_SECONDS)
             conn.execute(outbox_message.update().where(outbox_message.c.id == message_id)
                          .values(status="failed" if attempts >= max_attempts else "queued",
                                  attempts=attempts, last_error=error[:2000],
