@@ -7,16 +7,15 @@ import datetime as dt
 from dataclasses import dataclass
 
 import icalendar
-import recurring_ical_events
 
-from radicale_plugin.expand import parsed_objects
+from radicale_plugin.expand import instances_between
 from radicale_plugin.store import CalendarStore, ObjectRecord
 
 
 @dataclass(frozen=True)
 class Occurrence:
     record: ObjectRecord
-    component: icalendar.cal.Component   # the expanded instance (a copy; safe to read)
+    component: icalendar.cal.Component   # the expanded instance (shared: read, never change)
 
     @property
     def start(self) -> dt.datetime:
@@ -56,9 +55,8 @@ def expand_occurrences(store: CalendarStore, calendar_id: int, start: dt.datetim
     matches = store.objects_in_window(calendar_id, int(start.timestamp()),
                                       int(end.timestamp()) + 1)
     for match in matches:
-        cal = parsed_objects.get(match.record.text, match.record.etag)
-        for component in recurring_ical_events.of(cal, components=["VEVENT"]).between(start,
-                                                                                      end):
-            out.append(Occurrence(match.record, component))
+        record = match.record
+        for component in instances_between(record.text, record.etag, start, end):
+            out.append(Occurrence(record, component))
     out.sort(key=lambda o: (o.start, o.record.href))
     return out

@@ -9,10 +9,12 @@ byte-for-byte and avoids re-serializing through icalendar.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Any
 
 import icalendar
 import recurring_ical_events
@@ -122,19 +124,24 @@ class _Template:
         return "".join(lines)
 
 
-def expanded_calendar_text(text: str, start: dt.datetime, end: dt.datetime,
-                           etag: str | None = None) -> tuple[str, int]:
-    """The object as RFC 4791 expanded calendar-data: instances in UTC, no rules, no VTIMEZONE.
+@dataclass(frozen=True)
+class _Templates:
+    """What expanding one stored object needs besides its instances, computed once per etag."""
 
-    Returns the text and the number of instances (0: the object has none in the window).
-    """
+    head: str
+    master: _Template
+    overrides: dict[dt.date | dt.datetime, _Template]
+    recurring: bool
+    single: icalendar.cal.Component | None  # the one VEVENT of a non-recurring object
+    query: Any  # recurring-ical-events' query: building its series is the costly part
+
+
+@functools.lru_cache(maxsize=4096)
+def _templates(etag: str, text: str) -> _Templates:
     cal = parsed_objects.get(text, etag)
-    instances = list(recurring_ical_events.of(cal, components=["VEVENT"]).between(start, end))
-    if not instances:
-        return "", 0
     events = cal.walk("VEVENT")
     blocks = component_blocks(text)
-    if len(blocks) != len(events):
+    if len(blocks) != len(events) or not events:
         raise ValueError("the object's VEVENT blocks could not be matched")
     master = None
     overrides: dict[dt.date | dt.datetime, _Template] = {}
@@ -144,12 +151,64 @@ def expanded_calendar_text(text: str, start: dt.datetime, end: dt.datetime,
         elif master is None:
             master = _Template.of(block)
     recurring = bool(overrides) or any(k in e for e in events for k in ("RRULE", "RDATE"))
-    head = ["BEGIN:VCALENDAR\r\n"]
-    head += [f"{key}:{cal[key]}\r\n" for key in ("VERSION", "PRODID", "CALSCALE") if key in cal]
+    head = "BEGIN:VCALENDAR\r\n" + "".join(
+        f"{key}:{cal[key]}\r\n" for key in ("VERSION", "PRODID", "CALSCALE") if key in cal)
+    single = events[0] if not recurring and len(events) == 1 and "DTSTART" in events[0] \
+        else None
+    query = None if single is not None else recurring_ical_events.of(cal, components=["VEVENT"])
+    return _Templates(head, master or _Template.of(blocks[0]), overrides, recurring, single,
+                      query)
+
+
+def _overlaps(component: icalendar.cal.Component, start: dt.datetime, end: dt.datetime) -> bool:
+    """RFC 4791 overlap of one non-recurring event (a zero-length one counts at its start)."""
+    first = component["DTSTART"].dt
+    if "DTEND" in component:
+        last = component["DTEND"].dt
+    elif "DURATION" in component:
+        last = first + component["DURATION"].dt
+    else:
+        last = first if isinstance(first, dt.datetime) else first + dt.timedelta(days=1)
+    first_utc, last_utc = _instant(first), _instant(last)
+    return first_utc < end and max(last_utc, first_utc + dt.timedelta(seconds=1)) > start
+
+
+def _instant(value: dt.date | dt.datetime) -> dt.datetime:
+    if not isinstance(value, dt.datetime):
+        return dt.datetime(value.year, value.month, value.day, tzinfo=dt.UTC)
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+def instances_between(text: str, etag: str, start: dt.datetime, end: dt.datetime
+                      ) -> list[icalendar.cal.Component]:
+    """The VEVENT instances of a stored object overlapping [start, end). The components are
+    shared with a cache: read them, never change them."""
+    templates = _templates(etag, text)
+    if templates.single is not None:
+        return [templates.single] if _overlaps(templates.single, start, end) else []
+    return list(templates.query.between(start, end))
+
+
+def expanded_calendar_text(text: str, start: dt.datetime, end: dt.datetime,
+                           etag: str | None = None) -> tuple[str, int]:
+    """The object as RFC 4791 expanded calendar-data: instances in UTC, no rules, no VTIMEZONE.
+
+    Returns the text and the number of instances (0: the object has none in the window).
+    """
+    templates = _templates(etag or radicale_item.get_etag(text), text)
+    if templates.single is not None:
+        # A single event is its own only instance: no need for the recurrence machinery.
+        if not _overlaps(templates.single, start, end):
+            return "", 0
+        body = templates.master.instance(templates.single, False)
+        return templates.head + body + "END:VCALENDAR\r\n", 1
+    instances = list(templates.query.between(start, end))
+    if not instances:
+        return "", 0
     body = []
     for instance in instances:
         recurrence_id = instance.get("RECURRENCE-ID")
-        source = overrides.get(_as_utc(recurrence_id.dt)) if recurrence_id is not None else None
-        source = source or master or _Template.of(blocks[0])
-        body.append(source.instance(instance, recurring))
-    return "".join(head) + "".join(body) + "END:VCALENDAR\r\n", len(instances)
+        source = templates.overrides.get(_as_utc(recurrence_id.dt)) \
+            if recurrence_id is not None else None
+        body.append((source or templates.master).instance(instance, templates.recurring))
+    return templates.head + "".join(body) + "END:VCALENDAR\r\n", len(instances)
