@@ -3,8 +3,13 @@ validation and the OpenAPI document."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
+
+# Ids are database integers: anything outside 64 bits cannot name a row.
+DatabaseId = Annotated[int, Field(ge=1, le=2**62)]
 
 
 class ApiModel(BaseModel):

@@ -268,8 +268,8 @@ class Accounts:
             visible_fields, VISIBLE_FIELDS)))
         _check_choices("visible field", fields, VISIBLE_FIELDS)
         for days in (past_days, future_days, expires_in_days):
-            if days is not None and days < 0:
-                raise ValueError("day counts are not negative")
+            if days is not None and not 0 <= days <= 36500:
+                raise ValueError("day counts are between 0 and 36500")
         prefix = secrets.token_hex(6)
         secret = secrets.token_urlsafe(32)
         now = now_ts()

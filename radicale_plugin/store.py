@@ -185,6 +185,8 @@ class CalendarStore:
         return CollectionRecord.from_row(row) if row else None
 
     def get_collection_by_id(self, collection_id: int) -> CollectionRecord | None:
+        if not 0 < collection_id < 2**63:
+            return None  # no row can have it (and SQLite would refuse the number)
         with self.read() as conn:
             row = conn.execute(
                 sa.select(collection).where(collection.c.id == collection_id)

@@ -1,4 +1,5 @@
-"""Property-based run over the calendars family's OpenAPI operations: no input yields a 5xx."""
+"""Property-based runs over the OpenAPI operations of both API families: no input yields a
+5xx."""
 
 from __future__ import annotations
 
@@ -12,7 +13,10 @@ from hypothesis import HealthCheck, given, settings
 from tests.api_helpers import cli_json, make_token
 from tests.conftest import Server
 
-FAMILY = r"^/api/v2/w/\{workspace_uuid\}/calendars"
+FAMILIES = {
+    "calendars": r"^/api/v2/w/\{workspace_uuid\}/calendars",
+    "access events": r"^/api/access/calendar/",
+}
 
 
 @pytest.fixture(scope="module")
@@ -24,12 +28,14 @@ def fuzz_target(api_server: Server) -> Iterator[tuple[Server, str, str, int]]:
     yield api_server, ws, token, created["id"]
 
 
-def test_no_input_yields_a_server_error(fuzz_target: tuple[Server, str, str, int]) -> None:
+@pytest.mark.parametrize(("family", "minimum"), [("calendars", 11), ("access events", 8)])
+def test_no_input_yields_a_server_error(fuzz_target: tuple[Server, str, str, int], family: str,
+                                        minimum: int) -> None:
     server, ws, token, calendar_id = fuzz_target
     schema = schemathesis.openapi.from_url(f"{server.url}/api/openapi.json").include(
-        path_regex=FAMILY)
+        path_regex=FAMILIES[family])
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) >= 11  # calendars, schedules and slots
+    assert len(operations) >= minimum
     statuses: list[int] = []
 
     for operation in operations:
@@ -42,6 +48,8 @@ def test_no_input_yields_a_server_error(fuzz_target: tuple[Server, str, str, int
             case.path_parameters = {**(case.path_parameters or {}), "workspace_uuid": ws}
             if "calendar_id" in case.path_parameters and case.method != "DELETE":
                 case.path_parameters["calendar_id"] = calendar_id
+            if isinstance(case.body, dict) and "calendarId" in case.body:
+                case.body["calendarId"] = calendar_id
             # Sent with plain requests: caldav's urllib3-future breaks schemathesis' own
             # connection bookkeeping.
             response = requests.request(**case.as_transport_kwargs(

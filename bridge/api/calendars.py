@@ -14,7 +14,7 @@ from bridge.auth import calendar_of_request, require_scope, workspace_of_request
 from bridge.errors import AccessDenied, ValidationFailed
 from bridge.etags import check_if_match
 from bridge.mapping.calendars import fields_from_props, is_timezone, props_with_fields
-from bridge.models import ApiModel, WorkspacePath, problem_responses
+from bridge.models import ApiModel, DatabaseId, WorkspacePath, problem_responses
 from bridge.services import services
 from radicale_plugin.access import READ, WRITE
 from radicale_plugin.accounts import Workspace
@@ -76,7 +76,7 @@ class GetQuery(ApiModel):
 
 
 class CalendarPath(WorkspacePath):
-    calendar_id: int
+    calendar_id: DatabaseId
 
 
 class _CalendarFields(ApiModel):

@@ -35,7 +35,7 @@ from bridge.etags import check_if_match
 from bridge.mapping import events as mapping
 from bridge.mapping.calendars import fields_from_props, is_timezone
 from bridge.mapping.itip import cancel_message, reply_message, request_message
-from bridge.models import ApiModel, problem_responses
+from bridge.models import ApiModel, DatabaseId, problem_responses
 from bridge.occurrences import Occurrence, expand_occurrences
 from bridge.services import services
 from radicale_plugin.access import READ, AccessPolicy
@@ -78,7 +78,7 @@ def _utc(value: dt.datetime) -> dt.datetime:
 
 
 class CreateEventRequest(ApiModel):
-    calendar_id: int = Field(description="Target calendar ID (from List Calendars)")
+    calendar_id: DatabaseId = Field(description="Target calendar ID (from List Calendars)")
     summary: str = Field(min_length=1, max_length=255)
     description: str | None = Field(None, max_length=2000)
     location: str | None = Field(None, max_length=255)
@@ -149,7 +149,7 @@ class DeleteQuery(ApiModel):
 class ListQuery(ApiModel):
     from_: dt.datetime | None = Field(None, alias="from")
     to: dt.datetime | None = None
-    calendar_id: int | None = Field(None, alias="calendarId")
+    calendar_id: DatabaseId | None = Field(None, alias="calendarId")
     q: str | None = Field(None, max_length=200)
     limit: int = Field(50, ge=1, le=1000)
     offset: int = Field(0, ge=0)
@@ -519,6 +519,8 @@ def free_busy(query: FreeBusyQuery):  # type: ignore[no-untyped-def]
     if query.calendars:
         try:
             ids = [int(v) for v in query.calendars.split(",") if v.strip()]
+            if any(not 1 <= i <= 2**62 for i in ids):
+                raise ValueError("calendar ids are positive 64-bit integers")
         except ValueError as exc:
             raise ValidationFailed("calendars is a comma separated list of ids.", errors=[
                 {"field": "calendars", "code": "invalid", "message": str(exc)}]) from exc

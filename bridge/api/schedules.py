@@ -27,7 +27,7 @@ from bridge.availability import (
 from bridge.errors import ResourceNotFound, ValidationFailed
 from bridge.etags import check_if_match
 from bridge.mapping.calendars import fields_from_props, is_timezone
-from bridge.models import ApiModel, WorkspacePath, problem_responses
+from bridge.models import ApiModel, DatabaseId, WorkspacePath, problem_responses
 from bridge.occurrences import expand_occurrences
 from bridge.services import services
 from radicale_plugin.store import CollectionRecord, now_ts
@@ -65,11 +65,11 @@ def _weekday(value: str | int) -> int:
 
 
 class CalendarPath(WorkspacePath):
-    calendar_id: int
+    calendar_id: DatabaseId
 
 
 class SchedulePath(CalendarPath):
-    schedule_id: int
+    schedule_id: DatabaseId
 
 
 class _ScheduleFields(ApiModel):

@@ -10,7 +10,7 @@ from pydantic import Field
 
 from bridge.auth import current_policy, workspace_of_request
 from bridge.errors import AccessDenied, ResourceNotFound, ValidationFailed
-from bridge.models import ApiModel, WorkspacePath, problem_responses
+from bridge.models import ApiModel, DatabaseId, WorkspacePath, problem_responses
 from bridge.services import services
 from radicale_plugin.access import ADMIN
 from radicale_plugin.accounts import Token
@@ -68,14 +68,14 @@ class CreateTokenRequest(ApiModel):
     access_level: AccessLevel = "full_access"
     allowed_operations: list[str] | None = None
     visible_fields: list[str] | None = None
-    calendar_ids: list[int] | None = None
-    timeframe_past_days: int | None = Field(None, ge=0)
-    timeframe_future_days: int | None = Field(None, ge=0)
+    calendar_ids: list[DatabaseId] | None = None
+    timeframe_past_days: int | None = Field(None, ge=0, le=36500)
+    timeframe_future_days: int | None = Field(None, ge=0, le=36500)
     expires_in_days: int | None = Field(None, ge=1, le=3650)
 
 
 class TokenPath(WorkspacePath):
-    token_id: int
+    token_id: DatabaseId
 
 
 def token_response(record: Token, model: type[TokenResponse] = TokenResponse,
