@@ -319,3 +319,28 @@ def test_docs_page_is_served_from_packaged_assets(env: Env) -> None:
     base = page.url.rsplit("/", 1)[0] + "/"
     for asset in ("swagger/js/swagger-ui-bundle.js", "swagger/css/swagger-ui.css"):
         assert requests.get(base + asset).status_code == 200
+
+
+def test_every_endpoint_hides_calendars_of_other_workspaces_and_checks_scopes(env: Env) -> None:
+    calendar = new_calendar(env.writer)
+    base = f"/calendars/{calendar['id']}"
+    schedule = env.writer.post(f"{base}/schedules", json=OFFICE_HOURS).json()
+    one = f"{base}/schedules/{schedule['id']}"
+    slots = (f"{base}/slots", {"from": "2027-01-04T00:00:00Z", "to": "2027-01-05T00:00:00Z",
+                               "duration": 60})
+    calls = [("GET", base, None, None), ("PUT", base, {"name": "x"}, None),
+             ("DELETE", base, None, None), ("GET", f"{base}/schedules", None, None),
+             ("POST", f"{base}/schedules", OFFICE_HOURS, None), ("GET", one, None, None),
+             ("PUT", one, {"name": "y"}, None), ("DELETE", one, None, None),
+             ("GET", slots[0], None, slots[1])]
+    for method, path, body, params in calls:
+        answer = env.stranger.request(method, path, json=body, params=params)
+        assert answer.status_code == 404, (method, path, answer.text)
+        assert calendar["name"] not in answer.text
+    writes = [c for c in calls if c[0] != "GET"]
+    for method, path, body, params in writes:
+        assert_problem(env.reader.request(method, path, json=body, params=params), 403,
+                       "ACCESS_DENIED")
+    for method, path, body, params in calls:
+        if method == "GET":
+            assert env.reader.request(method, path, params=params).status_code == 200
