@@ -272,3 +272,21 @@ def test_collection_get_is_one_calendar_with_each_timezone_once(
     assert uids == {str(icalendar.Calendar.from_ical(t).walk("VEVENT")[0]["UID"])
                     for t in texts} | {"task"}
     assert len(cal.walk("VEVENT")) == len(texts) + 1  # the weekly series has an override
+
+
+def test_collection_get_answers_304_until_the_calendar_changes(server: Server) -> None:
+    calendar = make_calendar(server)
+    calendar.save_event(data.single_event("g-1", "20261201T100000Z", "20261201T110000Z"))
+    url = str(calendar.url)
+    first = requests.get(url, auth=("alice", PASSWORD))
+    assert first.status_code == 200 and first.headers["Content-Encoding"] == "gzip"
+    plain = requests.get(url, auth=("alice", PASSWORD), headers={"Accept-Encoding": "identity"})
+    assert plain.text == first.text and "Content-Encoding" not in plain.headers
+    again = requests.get(url, auth=("alice", PASSWORD),
+                         headers={"If-None-Match": first.headers["ETag"]})
+    assert again.status_code == 304 and not again.content
+    calendar.save_event(data.single_event("g-2", "20261202T100000Z", "20261202T110000Z"))
+    changed = requests.get(url, auth=("alice", PASSWORD),
+                           headers={"If-None-Match": first.headers["ETag"]})
+    assert changed.status_code == 200 and "UID:g-2" in changed.text
+    assert changed.headers["ETag"] != first.headers["ETag"]

@@ -1,6 +1,6 @@
 """Radicale's Application with calbridge's seams, one small module per method (as Radicale
-lays out its own): expand REPORTs and depth-1 listings answered from the index, and failed
-logins throttled before Radicale sees them."""
+lays out its own): expand REPORTs and depth-1 listings answered from the index, whole-calendar
+GETs with revision entity tags, and failed logins throttled before Radicale sees them."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from radicale import types
 from radicale.app import Application
 
 from radicale_plugin.access import current_policy
+from radicale_plugin.app.get import ApplicationPartCollectionGet
 from radicale_plugin.app.propfind import ApplicationPartListingPropfind
 from radicale_plugin.app.report import ApplicationPartExpandReport
 from radicale_plugin.store_factory import throttle_from_radicale_config
@@ -31,7 +32,7 @@ def basic_username(environ: types.WSGIEnviron) -> str | None:
 
 
 class CalbridgeApplication(ApplicationPartExpandReport, ApplicationPartListingPropfind,
-                           Application):
+                           ApplicationPartCollectionGet, Application):
     def __init__(self, configuration: radicale_config.Configuration) -> None:
         super().__init__(configuration)
         self._throttle = throttle_from_radicale_config(configuration)

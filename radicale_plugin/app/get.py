@@ -1,0 +1,109 @@
+"""GET of a whole calendar: an entity tag from the collection revision (a repeated GET of an
+unchanged calendar gets 304 without reading an object), the body joined from the stored text,
+and finished bodies kept by revision (so never stale) and compressed once."""
+
+from __future__ import annotations
+
+import threading
+import zlib
+from collections import OrderedDict
+from http import client
+
+from radicale import pathutils, types
+from radicale.app.base import Access, ApplicationBase
+from radicale.app.get import propose_filename, requests_freebusy_view
+
+from radicale_plugin.storage import Collection
+
+GZIP_LEVEL = 5  # close to level 6's size at about half its CPU time
+
+
+class CollectionBodies:
+    """Finished GET bodies by (collection id, revision, coding), within a memory budget."""
+
+    def __init__(self, budget_bytes: int = 96 * 1024 * 1024) -> None:
+        self._budget = budget_bytes
+        self._used = 0
+        self._entries: OrderedDict[tuple[int, int, bool], bytes] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[int, int, bool]) -> bytes | None:
+        with self._lock:
+            body = self._entries.get(key)
+            if body is not None:
+                self._entries.move_to_end(key)
+            return body
+
+    def put(self, key: tuple[int, int, bool], body: bytes) -> None:
+        if len(body) > self._budget // 4:
+            return  # one calendar must not push every other one out
+        with self._lock:
+            if key in self._entries:
+                return
+            self._entries[key] = body
+            self._used += len(body)
+            while self._used > self._budget:
+                _, dropped = self._entries.popitem(last=False)
+                self._used -= len(dropped)
+
+
+collection_bodies = CollectionBodies()
+
+
+def _gzip(body: bytes) -> bytes:
+    compressor = zlib.compressobj(GZIP_LEVEL, wbits=16 + zlib.MAX_WBITS)
+    return compressor.compress(body) + compressor.flush()
+
+
+def _accepts_gzip(environ: types.WSGIEnviron) -> bool:
+    return "gzip" in [e.strip().split(";")[0] for e in
+                      environ.get("HTTP_ACCEPT_ENCODING", "").split(",")]
+
+
+class ApplicationPartCollectionGet(ApplicationBase):
+    def do_GET(self, environ: types.WSGIEnviron, base_prefix: str, path: str, user: str,
+               user_groups: set, request_info: dict) -> types.WSGIResponse:
+        response = None
+        sane = pathutils.strip_path(path)
+        if sane.count("/") == 1 and not sane.startswith(".") and not self._sharing._enabled \
+                and not requests_freebusy_view(environ):
+            response = self._calendar_get(environ, path, user, user_groups)
+        if response is not None:
+            return response
+        return super().do_GET(environ, base_prefix, path, user, user_groups, request_info)
+
+    def _calendar_get(self, environ: types.WSGIEnviron, path: str, user: str,
+                      user_groups: set) -> types.WSGIResponse | None:
+        """None: not a calendar this path answers; Radicale's own GET does."""
+        access = Access(self._rights, user, user_groups, path)
+        if not access.check("r"):
+            return None
+        gzip = _accepts_gzip(environ)
+        with self._storage.acquire_lock("r", user):
+            collection = next(iter(self._storage.discover(path)), None)
+            if not isinstance(collection, Collection) or collection.tag != "VCALENDAR" or \
+                    not access.check("r", collection):
+                return None
+            record = collection.record
+            headers = {"Content-Type": "text/calendar; charset=utf-8",
+                       "Last-Modified": collection.last_modified, "ETag": record.etag,
+                       "Content-Disposition": self._content_disposition_attachment(
+                           propose_filename(collection, None))}
+            if record.etag in [t.strip() for t in
+                               environ.get("HTTP_IF_NONE_MATCH", "").split(",")]:
+                return client.NOT_MODIFIED, headers, None, None
+            key = (record.id, record.revision, gzip)
+            body = collection_bodies.get(key)
+            if body is None:
+                body = collection.serialize().encode()
+                if gzip:
+                    body = _gzip(body)
+                collection_bodies.put(key, body)
+        if gzip:
+            headers["Content-Encoding"] = "gzip"
+            headers["Vary"] = "Accept-Encoding"
+            # Already compressed: Radicale compresses what it is handed after do_GET returns.
+            environ["HTTP_ACCEPT_ENCODING"] = ""
+        return client.OK, headers, body, None
+
+
