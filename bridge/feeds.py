@@ -82,12 +82,12 @@ def feed_window(feed: FeedToken, past_days: int | None, future_days: int | None,
                 now: dt.datetime) -> FeedWindow:
     """The feed's own window narrowed (never widened) by the request's ``pastDays`` and
     ``futureDays``. A free/busy feed is always windowed (default 30 days back, 180 ahead)."""
-    past = _narrowest(feed.window_past_days, past_days)
-    future = _narrowest(feed.window_future_days, future_days)
+    own_past, own_future = feed.window_past_days, feed.window_future_days
     if feed.kind == "freebusy":
-        past = _narrowest(FREEBUSY_PAST_DAYS, past) if feed.window_past_days is None else past
-        future = _narrowest(FREEBUSY_FUTURE_DAYS, future) \
-            if feed.window_future_days is None else future
+        own_past = FREEBUSY_PAST_DAYS if own_past is None else own_past
+        own_future = FREEBUSY_FUTURE_DAYS if own_future is None else own_future
+    past = _narrowest(own_past, past_days)
+    future = _narrowest(own_future, future_days)
     anchor = dt.datetime.combine(now.astimezone(dt.UTC).date(), dt.time(), dt.UTC)
     return FeedWindow(
         start=None if past is None else anchor - past * _DAY,

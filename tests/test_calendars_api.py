@@ -341,6 +341,6 @@ def test_every_endpoint_hides_calendars_of_other_workspaces_and_checks_scopes(en
     for method, path, body, params in writes:
         assert_problem(env.reader.request(method, path, json=body, params=params), 403,
                        "ACCESS_DENIED")
-    for method, path, body, params in calls:
+    for method, path, _body, params in calls:
         if method == "GET":
             assert env.reader.request(method, path, params=params).status_code == 200

@@ -17,7 +17,7 @@ from bridge.api.calendars import iso
 from bridge.auth import calendar_of_request, require_scope, workspace_of_request
 from bridge.errors import ResourceNotFound
 from bridge.feeds import FeedRequest, answer_feed
-from bridge.models import ApiModel, WorkspacePath, problem_responses
+from bridge.models import ApiModel, DatabaseId, WorkspacePath, problem_responses
 from bridge.services import services
 from radicale_plugin.access import ADMIN
 from radicale_plugin.feeds import MAX_WINDOW_DAYS, FeedToken, FeedTokens
@@ -36,11 +36,11 @@ FeedKind = Literal["full", "freebusy"]
 
 
 class FeedsPath(WorkspacePath):
-    calendar_id: int
+    calendar_id: DatabaseId
 
 
 class FeedPath(FeedsPath):
-    feed_id: int
+    feed_id: DatabaseId
 
 
 class CreateFeedRequest(ApiModel):

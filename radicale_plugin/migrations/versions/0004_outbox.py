@@ -1,7 +1,7 @@
 """Outbox of iTIP messages and idempotency keys of API writes.
 
 Revision ID: 0004_outbox
-Revises: 0002_accounts
+Revises: 0003_feeds
 Create Date: 2026-11-22
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0004_outbox"
-down_revision = "0002_accounts"
+down_revision = "0003_feeds"
 branch_labels = None
 depends_on = None
 
