@@ -15,7 +15,7 @@ from radicale.app.get import propose_filename, requests_freebusy_view
 
 from radicale_plugin.storage import Collection
 
-GZIP_LEVEL = 5  # close to level 6's size at about half its CPU time
+GZIP_LEVEL = 1  # a third of level 6's CPU time for ~28 % more bytes; bodies are cached anyway
 
 
 class CollectionBodies:
