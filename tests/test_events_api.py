@@ -403,3 +403,14 @@ def test_list_calendars_shows_what_the_token_may_use(env: Env) -> None:
     assert listed["accessInfo"]
     admin = {c["id"] for c in env.alice.get("/api/access/calendar/calendars").json()["data"]}
     assert {env.calendar["id"], env.bob_calendar["id"]} <= admin  # alice is the admin
+
+
+def test_writes_to_one_instance_are_refused_and_change_nothing(env: Env) -> None:
+    created = create(env, recurrence=["RRULE:FREQ=DAILY;COUNT=2"], summary="Series")
+    instance = f"{created['event']['id']}_20261210T090000Z"
+    assert env.alice.get(f"{EVENTS}/{instance}").status_code == 200
+    assert_problem(env.alice.patch(f"{EVENTS}/{instance}", json={"summary": "x"}), 409,
+                   "INSTANCE_EDIT")
+    assert_problem(env.alice.delete(f"{EVENTS}/{instance}"), 409, "INSTANCE_EDIT")
+    series = env.alice.get(f"{EVENTS}/{created['event']['id']}").json()["event"]
+    assert series["summary"] == "Series" and series["etag"] == created["event"]["etag"]

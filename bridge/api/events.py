@@ -333,6 +333,14 @@ def _event(event_id: str, need: str) -> tuple[ObjectRecord, CollectionRecord,
     return record, calendar, key
 
 
+def _refuse_instance(key: object, action: str) -> None:
+    """Writes go to the series: one instance cannot be changed on its own yet."""
+    if key is not None:
+        raise ConflictError(f"{action.capitalize()} the series (its id without the instance "
+                            f"suffix); {action} one instance is not supported yet.",
+                            code="INSTANCE_EDIT")
+
+
 def _render(record: ObjectRecord, policy: AccessPolicy, instance: Any = None) -> dict:
     cal = parsed_objects.get(record.text, record.etag)
     data = mapping.event_json(record.text, event_id=record.public_id,
@@ -593,9 +601,7 @@ def update_event(path: EventPath, body: UpdateEventRequest):  # type: ignore[no-
     """Update Event: only the named fields change; everything else a client wrote stays."""
     policy = _policy()
     record, calendar, key = _event(path.event_id, "write")
-    if key is not None:
-        raise ConflictError("Edit the series (its id without the instance suffix); editing "
-                            "one instance is not supported yet.", code="INSTANCE_EDIT")
+    _refuse_instance(key, "edit")
     given = body.model_fields_set
     for field_name in given:
         alias = UpdateEventRequest.model_fields[field_name].alias or field_name
@@ -657,9 +663,7 @@ def delete_event(path: EventPath, query: DeleteQuery):  # type: ignore[no-untype
     """Delete Event; attendees get a cancellation unless notifyAttendees=false."""
     policy = _policy()
     record, calendar, key = _event(path.event_id, "write")
-    if key is not None:
-        raise ConflictError("Delete the series (its id without the instance suffix); "
-                            "deleting one instance is not supported yet.", code="INSTANCE_EDIT")
+    _refuse_instance(key, "delete")
     require_operation(policy, "delete_events")
     check_if_match(record.etag)
     start, end = mapping.event_window(record.text)
@@ -687,9 +691,7 @@ def respond_to_event(path: EventPath, body: RespondRequest):  # type: ignore[no-
     if record is None or calendar is None or record.component != "VEVENT" or \
             not policy.may_respond(calendar, invited):
         raise ResourceNotFound("Event not found.", code="EVENT_NOT_FOUND")
-    if key is not None:
-        raise ConflictError("Respond to the series (its id without the instance suffix).",
-                            code="INSTANCE_EDIT")
+    _refuse_instance(key, "answer")
     require_operation(policy, "respond_to_event")
     start, end = mapping.event_window(record.text)
     require_within_timeframe(policy, start, end)
