@@ -27,6 +27,7 @@ import tarfile
 import tempfile
 import time
 import uuid
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,7 +67,7 @@ def free_port() -> int:
 
 
 @dataclass
-class ServerProcess:
+class ServerProcess(ABC):
     """One server process on a free loopback port, with its log in its data directory."""
 
     name: str
@@ -83,13 +84,15 @@ class ServerProcess:
     def log_path(self) -> Path:
         return self.data_dir / "server.log"
 
+    @abstractmethod
     def command(self) -> tuple[list[str], dict[str, str]]:
-        raise NotImplementedError
+        """The command line and environment that start this server."""
 
+    @abstractmethod
     def ready(self) -> bool:
-        raise NotImplementedError
+        """Whether the started server answers."""
 
-    def prepare(self) -> None:
+    def prepare(self) -> None:  # noqa: B027 - optional hook; most servers need nothing
         """Anything to do before the process starts (config file, user)."""
 
     def start(self) -> None:

@@ -7,7 +7,6 @@ changes nothing, while a refused one answers 401/403/404 before the precondition
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import uuid
 from collections.abc import Iterator
@@ -16,6 +15,8 @@ from dataclasses import dataclass
 import pytest
 import requests
 
+from tests.api_helpers import cli_json
+from tests.api_helpers import make_token as token
 from tests.conftest import PASSWORD, Server
 
 STALE = '"stale-etag"'
@@ -39,17 +40,6 @@ class UnthrottledServer(Server):
     def env(self) -> dict[str, str]:
         return {**super().env, "CALBRIDGE_SECURITY_AUTH_MAX_FAILURES": "100000",
                 "CALBRIDGE_SECURITY_AUTH_DELAY": "0"}
-
-
-def cli_json(server: Server, *args: str) -> dict:
-    result = server.cli(*args, "--json")
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)
-
-
-def token(server: Server, user: str, workspace: str, scopes: str, *extra: str) -> str:
-    return cli_json(server, "token", "create", "--user", user, "--workspace", workspace,
-                    "--scopes", scopes, *extra)["token"]
 
 
 def create_calendar(server: Server, workspace: str, secret: str, name: str) -> dict:
