@@ -5,8 +5,20 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
+
+
+def _known_zone(value: str) -> str:
+    from bridge.mapping.calendars import is_timezone
+
+    if not is_timezone(value):
+        raise ValueError("unknown IANA time zone")
+    return value
+
+
+# An IANA time zone name, checked against the zone database.
+TimeZoneName = Annotated[str, AfterValidator(_known_zone)]
 
 # Ids are database integers: anything outside 64 bits cannot name a row.
 DatabaseId = Annotated[int, Field(ge=1, le=2**62)]

@@ -8,13 +8,13 @@ import uuid
 
 from flask import Response, jsonify
 from flask_openapi3 import APIBlueprint, Tag
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from bridge.auth import calendar_of_request, require_scope, workspace_of_request
 from bridge.errors import AccessDenied, ValidationFailed
 from bridge.etags import check_if_match
-from bridge.mapping.calendars import fields_from_props, is_timezone, props_with_fields
-from bridge.models import ApiModel, DatabaseId, WorkspacePath, problem_responses
+from bridge.mapping.calendars import fields_from_props, props_with_fields
+from bridge.models import ApiModel, DatabaseId, TimeZoneName, WorkspacePath, problem_responses
 from bridge.services import services
 from radicale_plugin.access import READ, WRITE
 from radicale_plugin.accounts import Workspace
@@ -81,15 +81,8 @@ class CalendarPath(WorkspacePath):
 
 class _CalendarFields(ApiModel):
     description: str | None = Field(None, max_length=2000)
-    timezone: str | None = Field(None, description="IANA time zone, e.g. Europe/Berlin")
+    timezone: TimeZoneName | None = Field(None, description="IANA time zone, e.g. Europe/Berlin")
     color: str | None = Field(None, pattern=COLOR_PATTERN)
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_timezone(cls, value: str | None) -> str | None:
-        if value is not None and not is_timezone(value):
-            raise ValueError("unknown IANA time zone")
-        return value
 
 
 class CreateCalendarRequest(_CalendarFields):

@@ -33,9 +33,9 @@ from bridge.errors import (
 )
 from bridge.etags import check_if_match
 from bridge.mapping import events as mapping
-from bridge.mapping.calendars import fields_from_props, is_timezone
+from bridge.mapping.calendars import fields_from_props
 from bridge.mapping.itip import cancel_message, reply_message, request_message
-from bridge.models import ApiModel, DatabaseId, problem_responses
+from bridge.models import ApiModel, DatabaseId, TimeZoneName, problem_responses
 from bridge.occurrences import Occurrence, expand_occurrences
 from bridge.services import services
 from radicale_plugin.access import READ, AccessPolicy
@@ -89,16 +89,10 @@ class CreateEventRequest(ApiModel):
     recurrence: list[str] = Field(default_factory=list, max_length=20)
     event_type: str | None = Field(None, max_length=64)
     send_notifications: bool = True
-    time_zone: str | None = Field(None, description="IANA zone the event keeps local time in")
+    time_zone: TimeZoneName | None = Field(None,
+                                           description="IANA zone the event keeps local time in")
 
     _attendee_emails = field_validator("attendees")(_emails)
-
-    @field_validator("time_zone")
-    @classmethod
-    def _zone(cls, value: str | None) -> str | None:
-        if value is not None and not is_timezone(value):
-            raise ValueError("unknown IANA time zone")
-        return value
 
     @model_validator(mode="after")
     def _order(self) -> CreateEventRequest:
@@ -119,17 +113,10 @@ class UpdateEventRequest(ApiModel):
     remove_attendees: list[str] = Field(default_factory=list, max_length=MAX_ATTENDEES)
     recurrence: list[str] | None = Field(None, max_length=20)
     event_type: str | None = Field(None, max_length=64)
-    time_zone: str | None = None
+    time_zone: TimeZoneName | None = None
     send_notifications: bool = True
 
     _attendee_emails = field_validator("add_attendees", "remove_attendees")(_emails)
-
-    @field_validator("time_zone")
-    @classmethod
-    def _zone(cls, value: str | None) -> str | None:
-        if value is not None and not is_timezone(value):
-            raise ValueError("unknown IANA time zone")
-        return value
 
 
 class RespondRequest(ApiModel):

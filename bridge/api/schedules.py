@@ -26,8 +26,8 @@ from bridge.availability import (
 )
 from bridge.errors import ResourceNotFound, ValidationFailed
 from bridge.etags import check_if_match
-from bridge.mapping.calendars import fields_from_props, is_timezone
-from bridge.models import ApiModel, DatabaseId, WorkspacePath, problem_responses
+from bridge.mapping.calendars import fields_from_props
+from bridge.models import ApiModel, DatabaseId, TimeZoneName, WorkspacePath, problem_responses
 from bridge.occurrences import expand_occurrences
 from bridge.services import services
 from radicale_plugin.store import CollectionRecord, now_ts
@@ -75,7 +75,7 @@ class SchedulePath(CalendarPath):
 class _ScheduleFields(ApiModel):
     description: str | None = Field(None, max_length=2000)
     type: Literal["available", "unavailable"] | None = None
-    timezone: str | None = Field(None, description="IANA zone; default: the calendar's")
+    timezone: TimeZoneName | None = Field(None, description="IANA zone; default: the calendar's")
     recurrence: Literal["once", "daily", "weekly", "monthly"] | None = None
     days_of_week: list[str | int] | None = Field(
         None, description="Monday..Sunday, MO..SU, or 0..6 with 0 = Sunday")
@@ -85,13 +85,6 @@ class _ScheduleFields(ApiModel):
     start_date: dt.date | None = None
     end_date: dt.date | None = None
     exceptions: list[dt.date] | None = None
-
-    @field_validator("timezone")
-    @classmethod
-    def _zone(cls, value: str | None) -> str | None:
-        if value is not None and not is_timezone(value):
-            raise ValueError("unknown IANA time zone")
-        return value
 
     @field_validator("start_time", "end_time")
     @classmethod
@@ -155,7 +148,7 @@ class SlotsQuery(ApiModel):
     to: dt.datetime
     duration: int = Field(ge=5, le=1440, description="minutes")
     interval: int | None = Field(None, ge=5, le=1440, description="minutes; default duration")
-    time_zone: str | None = Field(None, alias="timeZone")
+    time_zone: TimeZoneName | None = Field(None, alias="timeZone")
 
     @model_validator(mode="after")
     def _window(self) -> SlotsQuery:
@@ -165,8 +158,6 @@ class SlotsQuery(ApiModel):
             raise ValueError("to must be after from")
         if self.to - self.from_ > dt.timedelta(days=62):
             raise ValueError("a slots window is at most 62 days")
-        if self.time_zone is not None and not is_timezone(self.time_zone):
-            raise ValueError("unknown IANA time zone")
         return self
 
 
