@@ -45,6 +45,7 @@ VTIMEZONES: dict[str, str] = {
 UTC = "UTC"  # not a TZID: times are written with a Z suffix
 WEEKDAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
 LAST_SECOND = dt.time(23, 59, 59)
+ARCHIVE_SIZE = 50
 
 WORDS = (
     "project review budget quarterly planning sync roadmap design customer onboarding "
@@ -347,6 +348,36 @@ class CalendarGenerator:
                  dt_prop("EXDATE", skipped, UTC), f"SUMMARY:{escape_text(name)}",
                  "TRANSP:TRANSPARENT"]], set(), "yearly-allday"
 
+    def archive_week(self, count: int, week: Window) -> list[GeneratedObject]:
+        """``count`` objects inside ``week`` and nowhere else: one weekday series (COUNT=5, an
+        EXDATE, a moved instance) in eight, the rest single events, all-day ones among them."""
+        self.first_day, self.last_day = week.start.date(), week.end.date() - dt.timedelta(days=1)
+        monday = week.start.date()
+        out = []
+        for number in range(count):
+            uid = f"archive-{number:03d}-{self.rng.getrandbits(32):08x}"
+            if number % 8 == 0:
+                tzid = self.timezone()
+                start = self.start_time(monday)
+                end = start + self.duration()
+                base = [*self.common_props(uid), dt_prop("DTSTART", start, tzid),
+                        dt_prop("DTEND", end, tzid), "RRULE:FREQ=DAILY;COUNT=5",
+                        dt_prop("EXDATE", start + dt.timedelta(days=2), tzid),
+                        f"SUMMARY:{escape_text(self.summary())}"]
+                moved = start + dt.timedelta(days=3)
+                override = [*self.common_props(uid, sequence=1),
+                            dt_prop("RECURRENCE-ID", moved, tzid),
+                            dt_prop("DTSTART", moved + dt.timedelta(hours=1), tzid),
+                            dt_prop("DTEND", end + dt.timedelta(days=3, hours=1), tzid),
+                            f"SUMMARY:{escape_text(self.summary())} (moved)"]
+                components, tzids, kind = ([[*base, *self.optional_props()], override],
+                                           {tzid} - {UTC}, "daily")
+            else:
+                components, tzids, kind = self.single(uid)
+            out.append(GeneratedObject(uid=uid, href=f"{uid}.ics",
+                                       text=object_text(components, tzids), kind=kind))
+        return out
+
     def objects(self, count: int, recurring_share: float = 0.12) -> list[GeneratedObject]:
         # Holidays on the benchmark windows' last days and inside them: an all-day instance
         # that starts exactly when a window ends is outside it (RFC 4791 9.9).
@@ -414,6 +445,23 @@ def object_text(components: Sequence[Sequence[str]], tzids: set[str]) -> str:
         parts.append("END:VEVENT\r\n")
     parts.append("END:VCALENDAR\r\n")
     return "".join(parts)
+
+
+def archive_window(today: dt.date) -> Window:
+    """A week 15 years back, Monday to Monday: older than anything ``generate`` writes (its
+    yearly series start at most twelve years back), so it holds the archive week alone, and
+    newer than the VTIMEZONE rules' first onsets (2007)."""
+    monday = today.replace(year=today.year - 15)
+    monday -= dt.timedelta(days=monday.weekday())
+    start = dt.datetime.combine(monday, dt.time(), dt.UTC)
+    return Window(f"archive week ({ARCHIVE_SIZE} objects at every size)", start,
+                  start + dt.timedelta(days=7))
+
+
+def archive_objects(today: dt.date, seed: int) -> list[GeneratedObject]:
+    """The same ``ARCHIVE_SIZE`` objects in ``archive_window`` for every calendar size, so that
+    a query of that window has an answer of one size whatever the calendar's."""
+    return CalendarGenerator(seed, today).archive_week(ARCHIVE_SIZE, archive_window(today))
 
 
 def collection_text(objects: Sequence[GeneratedObject]) -> str:
