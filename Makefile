@@ -4,7 +4,10 @@ VENV := .venv
 STAMP := $(VENV)/.installed
 CONFIG ?= config/calbridge.toml
 
-.PHONY: run test lint bench clean
+# Root installs directly; anyone else through sudo.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: run test lint bench clean postgresql
 
 $(STAMP): pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -15,7 +18,15 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(VENV)/bin/calbridge --config $(CONFIG) serve
 
-test: $(STAMP)
+# The tests start a PostgreSQL cluster of their own from Debian's server binaries.
+postgresql:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+	  echo "installing Debian's postgresql (the tests run the store on it too)"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends \
+	    postgresql >/dev/null; }
+
+test: $(STAMP) postgresql
 	$(VENV)/bin/python -m pytest -q
 
 lint: $(STAMP)

@@ -149,10 +149,14 @@ class ServerProcess(ABC):
         self.process = None
 
 
+@dataclass
 class CalbridgeServer(ServerProcess):
+    store_env: dict[str, str] = field(default_factory=dict)  # e.g. a PostgreSQL database URL
+
     def env(self) -> dict[str, str]:
         return {**os.environ, "CALBRIDGE_STORAGE_DATA_DIR": str(self.data_dir),
-                "CALBRIDGE_SERVER_PORT": str(self.port), "CALBRIDGE_CONFIG": ""}
+                "CALBRIDGE_SERVER_PORT": str(self.port), "CALBRIDGE_CONFIG": "",
+                **self.store_env}
 
     def prepare(self) -> None:
         result = subprocess.run(
@@ -727,7 +731,8 @@ def run_size(size: int, args: argparse.Namespace, work_dir: Path) -> SizeResult:
     for obj in objects:
         kinds[obj.kind] = kinds.get(obj.kind, 0) + 1
     servers: list[ServerProcess] = [
-        CalbridgeServer("calbridge", work_dir / f"calbridge-{size}", cwd=args.calbridge_root),
+        CalbridgeServer("calbridge", work_dir / f"calbridge-{size}", cwd=args.calbridge_root,
+                        store_env=args.store_env()),
         RadicaleServer("radicale", work_dir / f"radicale-{size}")]
     try:
         for server in servers:
@@ -912,6 +917,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                         help="run calbridge from a copy of this commit (e.g. HEAD) instead of the "
                              "working tree, so that edits made during a long run do not mix in")
     parser.add_argument("--keep", action="store_true", help="keep the servers' data directories")
+    parser.add_argument("--postgres", action="store_true",
+                        help="calbridge on a PostgreSQL cluster the bench starts (Debian's "
+                             "server binaries, as in the tests) instead of SQLite")
     args = parser.parse_args(argv)
     if args.quick:
         args.reps, args.budget = min(args.reps, 3), min(args.budget, 15.0)
@@ -924,6 +932,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     work_dir = Path(tempfile.mkdtemp(prefix="calbridge-bench-"))
     log(f"data directories under {work_dir}")
     args.calbridge_root, args.code = ROOT, None
+    cluster = None
+    args.store_env = dict
+    if args.postgres:
+        sys.path.insert(0, str(ROOT))
+        from tests.postgres import PostgresCluster  # a bench-only dependency on the test kit
+
+        cluster = PostgresCluster.start()
+        args.store_env = lambda: {"CALBRIDGE_STORAGE_DATABASE_URL": cluster.new_database_url()}
+        log(f"calbridge stores on PostgreSQL at 127.0.0.1:{cluster.port}")
     if args.snapshot:
         args.calbridge_root = work_dir / "calbridge-code"
         args.code = f"snapshot of commit {snapshot(args.snapshot, args.calbridge_root)}"
@@ -933,9 +950,12 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"`python bench/caldav_bench.py --sizes {args.sizes} --seed {args.seed} "
               f"--reps {args.reps} --budget {args.budget:g}"
               + (f" --snapshot {args.snapshot}" if args.snapshot else "")
+              + (" --postgres" if args.postgres else "")
               + f"` on {dt.date.today()}, data around {args.today}; calbridge "
               f"{args.code or 'working tree at ' + code_version()}; {os.cpu_count()} CPUs, "
-              f"Python {sys.version.split()[0]}.", ""]
+              f"Python {sys.version.split()[0]}; calbridge's store: "
+              f"{'PostgreSQL (a cluster started by the bench)' if args.postgres else 'SQLite'}.",
+              ""]
     print("\n".join(report), flush=True)
     try:
         for size in args.size_list:
@@ -945,6 +965,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("\n".join(section), flush=True)
             report += section
     finally:
+        if cluster is not None:
+            cluster.stop()
         if not args.keep:
             shutil.rmtree(work_dir, ignore_errors=True)
     if len(results) >= 2:

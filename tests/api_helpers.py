@@ -67,3 +67,30 @@ def assert_problem(response: requests.Response, status: int, code: str,
     if field_name is not None:
         assert field_name in {e["field"] for e in body.get("errors", [])}, body
     return body
+
+
+@dataclass
+class WorkspaceClients:
+    """A workspace of alice's on a real server, seen through tokens of several scopes."""
+
+    server: Server
+    admin: Api       # alice: calendars:admin, workspace admin
+    reader: Api      # alice: calendars:read
+    writer: Api      # alice: read + write
+    stranger: Api    # mallory, another workspace, addressing alice's workspace
+
+    @classmethod
+    def create(cls, server: Server, name: str) -> WorkspaceClients:
+        """A new workspace ``name`` owned by alice, and one of mallory's elsewhere (the server
+        has users alice and mallory)."""
+        ws = cli_json(server, "workspace", "create", name, "--owner", "alice")["uuid"]
+        other = cli_json(server, "workspace", "create", f"{name} elsewhere", "--owner",
+                         "mallory")["uuid"]
+        return cls(
+            server=server,
+            admin=Api(server, ws, make_token(server, "alice", ws, "calendars:admin")),
+            reader=Api(server, ws, make_token(server, "alice", ws, "calendars:read")),
+            writer=Api(server, ws, make_token(server, "alice", ws,
+                                              "calendars:read,calendars:write")),
+            stranger=Api(server, ws, make_token(server, "mallory", other, "calendars:admin")),
+        )

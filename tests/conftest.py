@@ -14,8 +14,13 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.postgres import PostgresCluster
+
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "correct-horse-battery"
+# The stores the CalDAV, concurrency, durability, import and mail tests run against: the
+# embedded default and the scale path, a PostgreSQL cluster this test run starts itself.
+BACKENDS = ("sqlite", "postgresql")
 
 
 def free_port() -> int:
@@ -37,6 +42,11 @@ class Server:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def dialect(self) -> str:
+        url = self.extra_env.get("CALBRIDGE_STORAGE_DATABASE_URL", "sqlite")
+        return url.split(":", 1)[0].split("+", 1)[0]
 
     @property
     def env(self) -> dict[str, str]:
@@ -81,10 +91,33 @@ class Server:
         assert result.returncode == 0, result.stderr
 
 
+@pytest.fixture(scope="session", params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
 @pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def postgres_cluster() -> Iterator[PostgresCluster]:
+    cluster = PostgresCluster.start()
+    yield cluster
+    cluster.stop()
+
+
+def store_env(request: pytest.FixtureRequest, backend: str) -> dict[str, str]:
+    """The environment that gives a new server an empty store of its own on ``backend``.
+    The cluster starts on first use, so a run of SQLite tests alone never starts it."""
+    if backend == "sqlite":
+        return {}
+    cluster: PostgresCluster = request.getfixturevalue("postgres_cluster")
+    return {"CALBRIDGE_STORAGE_DATABASE_URL": cluster.new_database_url()}
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest,
+           backend: str) -> Iterator[Server]:
     """A server shared by the tests that only add their own calendars."""
-    srv = Server(tmp_path_factory.mktemp("calbridge-shared"))
+    srv = Server(tmp_path_factory.mktemp(f"calbridge-shared-{backend}"),
+                 extra_env=store_env(request, backend))
     srv.start()
     srv.add_user("alice")
     srv.add_user("bob")
@@ -93,9 +126,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 
 @pytest.fixture
-def own_server(tmp_path: Path) -> Iterator[Server]:
+def own_server(tmp_path: Path, request: pytest.FixtureRequest, backend: str) -> Iterator[Server]:
     """A server of the test's own, for tests that restart it or inspect its database."""
-    srv = Server(tmp_path / "data")
+    srv = Server(tmp_path / "data", extra_env=store_env(request, backend))
     srv.start()
     srv.add_user("alice")
     yield srv

@@ -82,7 +82,7 @@ def test_radicale_web_ui_stays_available(server: Server) -> None:
 
 def test_health_reports_the_store(server: Server) -> None:
     body = requests.get(f"{server.url}/api/health").json()
-    assert body == {"status": "ok", "store": {"status": "ok", "dialect": "sqlite"}}
+    assert body == {"status": "ok", "store": {"status": "ok", "dialect": server.dialect}}
 
 
 def test_a_vtodo_round_trips(server: Server) -> None:

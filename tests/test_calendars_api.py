@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
 
 import caldav
 import icalendar
@@ -13,32 +11,15 @@ import pytest
 import requests
 from caldav.elements import ical as caldav_ical
 
-from tests.api_helpers import Api, assert_problem, cli_json, make_token
+from tests.api_helpers import Api, WorkspaceClients, assert_problem
 from tests.conftest import PASSWORD, Server
 
-
-@dataclass
-class Env:
-    server: Server
-    admin: Api       # alice: calendars:admin, workspace admin
-    reader: Api      # alice: calendars:read
-    writer: Api      # alice: read + write
-    stranger: Api    # mallory, another workspace, addressing alice's workspace
+Env = WorkspaceClients
 
 
 @pytest.fixture(scope="module")
-def env(api_server: Server) -> Iterator[Env]:
-    ws = cli_json(api_server, "workspace", "create", "Acme", "--owner", "alice")["uuid"]
-    other = cli_json(api_server, "workspace", "create", "Other", "--owner", "mallory")["uuid"]
-    yield Env(
-        server=api_server,
-        admin=Api(api_server, ws, make_token(api_server, "alice", ws, "calendars:admin")),
-        reader=Api(api_server, ws, make_token(api_server, "alice", ws, "calendars:read")),
-        writer=Api(api_server, ws, make_token(api_server, "alice", ws,
-                                              "calendars:read,calendars:write")),
-        stranger=Api(api_server, ws, make_token(api_server, "mallory", other,
-                                                "calendars:admin")),
-    )
+def env(api_server: Server) -> Env:
+    return WorkspaceClients.create(api_server, "Acme")
 
 
 def new_calendar(api: Api, **fields: object) -> dict:

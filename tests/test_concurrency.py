@@ -178,8 +178,8 @@ def test_two_threads_writing_one_calendar_lose_no_write(server: Server) -> None:
 
 @pytest.fixture
 def second_server(own_server: Server) -> Iterator[Server]:
-    """Another server process over the same data directory (and so the same database)."""
-    other = Server(data_dir=own_server.data_dir)
+    """Another server process over the same store."""
+    other = Server(data_dir=own_server.data_dir, extra_env=own_server.extra_env)
     other.start()
     yield other
     other.stop()

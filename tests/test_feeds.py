@@ -8,8 +8,6 @@ import hashlib
 import sqlite3
 import time
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
 
 import icalendar
 import pytest
@@ -18,7 +16,7 @@ import requests
 
 from bridge.feeds import Validators, not_modified
 from radicale_plugin.bundle import bundle_calendar, stream_calendar
-from tests.api_helpers import Api, assert_problem, cli_json, make_token
+from tests.api_helpers import Api, WorkspaceClients, assert_problem
 from tests.caldav_data import (
     BERLIN,
     FOOTER,
@@ -54,28 +52,12 @@ PRIVATE = ("LOCATION:Secret bunker, Main street 5\r\nDESCRIPTION:Merger plans\r\
            "ATTENDEE;CN=Bob Example;PARTSTAT=ACCEPTED:mailto:bob@example.com\r\n")
 
 
-@dataclass
-class Env:
-    server: Server
-    admin: Api       # alice: calendars:admin, workspace admin
-    reader: Api      # alice: calendars:read
-    writer: Api      # alice: read + write
-    stranger: Api    # mallory, another workspace, addressing alice's workspace
+Env = WorkspaceClients
 
 
 @pytest.fixture(scope="module")
-def env(api_server: Server) -> Iterator[Env]:
-    ws = cli_json(api_server, "workspace", "create", "Feeds", "--owner", "alice")["uuid"]
-    other = cli_json(api_server, "workspace", "create", "Elsewhere", "--owner", "mallory")["uuid"]
-    yield Env(
-        server=api_server,
-        admin=Api(api_server, ws, make_token(api_server, "alice", ws, "calendars:admin")),
-        reader=Api(api_server, ws, make_token(api_server, "alice", ws, "calendars:read")),
-        writer=Api(api_server, ws, make_token(api_server, "alice", ws,
-                                              "calendars:read,calendars:write")),
-        stranger=Api(api_server, ws, make_token(api_server, "mallory", other,
-                                                "calendars:admin")),
-    )
+def env(api_server: Server) -> Env:
+    return WorkspaceClients.create(api_server, "Feeds")
 
 
 def new_calendar(env: Env, **fields: object) -> dict:

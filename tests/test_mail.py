@@ -16,7 +16,7 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from tests.api_helpers import Api, cli_json, make_token
-from tests.conftest import QUIET_AUTH, Server, free_port
+from tests.conftest import QUIET_AUTH, Server, free_port, store_env
 
 EVENTS = "/api/access/calendar/events"
 
@@ -74,9 +74,11 @@ class MailEnv:
     calendar: dict
 
 
-def start_server(data_dir: Path, smtp_port: int) -> Server:
+def start_server(data_dir: Path, smtp_port: int, store: dict[str, str] | None = None
+                 ) -> Server:
     server = Server(data_dir, extra_env={
-        **QUIET_AUTH, "CALBRIDGE_SMTP_HOST": "127.0.0.1", "CALBRIDGE_SMTP_PORT": str(smtp_port),
+        **QUIET_AUTH, **(store or {}), "CALBRIDGE_SMTP_HOST": "127.0.0.1",
+        "CALBRIDGE_SMTP_PORT": str(smtp_port),
         "CALBRIDGE_SMTP_FROM": "calendar@calbridge.test", "CALBRIDGE_SMTP_INTERVAL": "0.3",
         "CALBRIDGE_SMTP_RETRY_SECONDS": "1"})
     server.start()
@@ -84,10 +86,11 @@ def start_server(data_dir: Path, smtp_port: int) -> Server:
 
 
 @pytest.fixture(scope="module")
-def shared_mail_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MailEnv]:
+def shared_mail_env(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest,
+                    backend: str) -> Iterator[MailEnv]:
     smtp = Smtp(free_port(), Mailbox())
     smtp.start()
-    server = start_server(tmp_path_factory.mktemp("mail"), smtp.port)
+    server = start_server(tmp_path_factory.mktemp("mail"), smtp.port, store_env(request, backend))
     server.add_user("alice")
     server.add_user("bob")
     ws = cli_json(server, "workspace", "create", "Mail", "--owner", "alice")["uuid"]
