@@ -6,7 +6,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 
-from icalendar.parser import escape_char, foldline
+from icalendar import Parameters, vText
+from icalendar.parser import Contentline
 
 _TZID = re.compile(r"^TZID:(.*)$", re.MULTILINE)
 _BEGIN_TZ = "BEGIN:VTIMEZONE\r\n"
@@ -35,14 +36,18 @@ def _components(text: str) -> tuple[list[tuple[str, str]], str]:
     return zones, body
 
 
+def text_line(name: str, value: str) -> str:
+    """One TEXT property as a folded content line, without its CRLF."""
+    return Contentline.from_parts(name, Parameters(), vText(value)).to_ical().decode()
+
+
 def calendar_header(name: str | None = None, description: str | None = None,
                     extra_lines: Iterable[str] = ()) -> str:
     """BEGIN:VCALENDAR and the calendar's properties, each line ending in CRLF."""
     header = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//calbridge//calbridge//EN"]
-    if name:
-        header.append(foldline("X-WR-CALNAME:" + escape_char(name)))
-    if description:
-        header.append(foldline("X-WR-CALDESC:" + escape_char(description)))
+    for key, value in (("X-WR-CALNAME", name), ("X-WR-CALDESC", description)):
+        if value:
+            header.append(text_line(key, value))
     header.extend(extra_lines)
     return "\r\n".join(header) + "\r\n"
 
