@@ -3,9 +3,10 @@ validation and the OpenAPI document."""
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
 
@@ -20,11 +21,43 @@ def _known_zone(value: str) -> str:
 # An IANA time zone name, checked against the zone database.
 TimeZoneName = Annotated[str, AfterValidator(_known_zone)]
 
-# Ids are database integers: anything outside 64 bits cannot name a row.
-DatabaseId = Annotated[int, Field(ge=1, le=2**62)]
+# Ids are the store's INTEGER keys, 32 bits on PostgreSQL: a larger number cannot name a row,
+# and must be refused before it reaches a query (PostgreSQL rejects it as out of range).
+MAX_DATABASE_ID = 2**31 - 1
+DatabaseId = Annotated[int, Field(ge=1, le=MAX_DATABASE_ID)]
 
 
-class ApiModel(BaseModel):
+# What XML 1.0 cannot carry (NUL and the other C0 controls but TAB, LF and CR; lone surrogates;
+# U+FFFE and U+FFFF). Text of the API ends up in CalDAV's XML answers, and PostgreSQL refuses
+# NUL outright, so such text is refused at the door instead of failing later.
+_UNSTORABLE = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _refuse_unstorable(value: object) -> None:
+    if isinstance(value, str):
+        found = _UNSTORABLE.search(value)
+        if found:
+            raise ValueError(f"contains U+{ord(found.group()):04X}, which cannot be stored")
+    elif isinstance(value, list | tuple | set):
+        for item in value:
+            _refuse_unstorable(item)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _refuse_unstorable(key)
+            _refuse_unstorable(item)
+
+
+class StorableTextModel(BaseModel):
+    """Every text value of a request, however nested, is text the store and XML can hold."""
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _storable_text(cls, value: object) -> object:
+        _refuse_unstorable(value)
+        return value
+
+
+class ApiModel(StorableTextModel):
     """camelCase on the wire, unknown request fields refused (typos must not pass silently)."""
 
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")

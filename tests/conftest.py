@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import requests
+import sqlalchemy as sa
 
 from tests.postgres import PostgresCluster
 
@@ -47,6 +48,29 @@ class Server:
     def dialect(self) -> str:
         url = self.extra_env.get("CALBRIDGE_STORAGE_DATABASE_URL", "sqlite")
         return url.split(":", 1)[0].split("+", 1)[0]
+
+    @property
+    def database_url(self) -> str:
+        return self.extra_env.get("CALBRIDGE_STORAGE_DATABASE_URL",
+                                  f"sqlite:///{self.data_dir / 'calbridge.sqlite3'}")
+
+    def stored_cells(self) -> list[str]:
+        """Every value of every table of this server's store, as text."""
+        engine = sa.create_engine(self.database_url)
+        try:
+            metadata = sa.MetaData()
+            metadata.reflect(engine)
+            with engine.connect() as conn:
+                return [str(value) for table in metadata.sorted_tables
+                        for row in conn.execute(sa.select(table)) for value in row]
+        finally:
+            engine.dispose()
+
+    def stored_bytes(self) -> bytes:
+        """The SQLite store's files as they are on disk (b"" on another engine)."""
+        if self.dialect != "sqlite":
+            return b""
+        return b"".join(p.read_bytes() for p in self.data_dir.glob("calbridge.sqlite3*"))
 
     @property
     def env(self) -> dict[str, str]:
@@ -140,10 +164,12 @@ QUIET_AUTH = {"CALBRIDGE_SECURITY_AUTH_DELAY": "0",
 
 
 @pytest.fixture(scope="module")
-def api_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def api_server(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest,
+               backend: str) -> Iterator[Server]:
     """A server per test module for the REST API tests (users alice, bob, mallory), without
     the anti-enumeration delay and login throttle, which these tests trigger on purpose."""
-    srv = Server(tmp_path_factory.mktemp("api"), extra_env=QUIET_AUTH)
+    srv = Server(tmp_path_factory.mktemp(f"api-{backend}"),
+                 extra_env={**QUIET_AUTH, **store_env(request, backend)})
     srv.start()
     for user in ("alice", "bob", "mallory"):
         srv.add_user(user)

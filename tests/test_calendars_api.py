@@ -54,6 +54,27 @@ def test_create_calendar_validation_names_the_field(env: Env, payload: dict, fie
     assert_problem(env.writer.post("/calendars", json=payload), 400, "VALIDATION_ERROR", field)
 
 
+@pytest.mark.parametrize("text", ["nul\x00inside", "bell\x07", "\ufffe", "lone \ud800"])
+def test_text_that_xml_cannot_carry_is_refused_and_changes_nothing(env: Env, text: str) -> None:
+    before = env.admin.get("/calendars").json()["items"]
+    assert_problem(env.writer.post("/calendars", json={"name": text}), 400, "VALIDATION_ERROR",
+                   "name")
+    calendar = new_calendar(env.writer)
+    event = {"calendarId": calendar["id"], "summary": "ok", "from": "2026-12-10T09:00:00Z",
+             "to": "2026-12-10T10:00:00Z"}
+    for field in ("summary", "description", "location"):
+        assert_problem(env.writer.post("/api/access/calendar/events",
+                                       json={**event, field: text}), 400, "VALIDATION_ERROR",
+                       field)
+    assert_problem(env.writer.put(f"/calendars/{calendar['id']}", json={"description": text}),
+                   400, "VALIDATION_ERROR", "description")
+    after = env.admin.get("/calendars").json()["items"]
+    assert [c["id"] for c in after] == [c["id"] for c in before] + [calendar["id"]]
+    events = env.writer.get("/api/access/calendar/events", params={
+        "calendarId": calendar["id"], "from": "2026-12-01", "to": "2027-01-01"}).json()
+    assert events["events"] == []
+
+
 def test_create_calendar_needs_the_write_scope(env: Env) -> None:
     assert_problem(env.reader.post("/calendars", json={"name": "nope"}), 403, "ACCESS_DENIED")
 

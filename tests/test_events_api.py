@@ -283,6 +283,18 @@ def test_create_with_to_before_from_is_refused(env: Env) -> None:
         "to": "2026-12-10T09:00:00Z"}), 400, "VALIDATION_ERROR")
 
 
+def test_a_calendar_id_beyond_the_stores_integers_is_refused_as_invalid(env: Env) -> None:
+    too_big = 2**31  # PostgreSQL's INTEGER ends at 2**31 - 1
+    assert_problem(env.alice.get(EVENTS, params={"calendarId": too_big}), 400,
+                   "VALIDATION_ERROR", "calendarId")
+    assert_problem(env.alice.get("/api/access/calendar/freebusy",
+                                 params={"calendars": f"{env.calendar['id']},{too_big}"}),
+                   400, "VALIDATION_ERROR", "calendars")
+    assert_problem(env.alice.post(EVENTS, json={
+        "calendarId": too_big, "summary": "x", "from": "2026-12-10T09:00:00Z",
+        "to": "2026-12-10T10:00:00Z"}), 400, "VALIDATION_ERROR", "calendarId")
+
+
 def test_seed_error_codes(env: Env) -> None:
     reader = env.token("alice", "calendars:read")
     body = {"calendarId": env.calendar["id"], "summary": "x", "from": "2026-12-10T09:00:00Z",

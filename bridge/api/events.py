@@ -35,7 +35,13 @@ from bridge.etags import check_if_match
 from bridge.mapping import events as mapping
 from bridge.mapping.calendars import fields_from_props
 from bridge.mapping.itip import cancel_message, reply_message, request_message
-from bridge.models import ApiModel, DatabaseId, TimeZoneName, problem_responses
+from bridge.models import (
+    MAX_DATABASE_ID,
+    ApiModel,
+    DatabaseId,
+    TimeZoneName,
+    problem_responses,
+)
 from bridge.occurrences import Occurrence, expand_occurrences
 from bridge.services import services
 from radicale_plugin.access import READ, AccessPolicy
@@ -514,8 +520,8 @@ def free_busy(query: FreeBusyQuery):  # type: ignore[no-untyped-def]
     if query.calendars:
         try:
             ids = [int(v) for v in query.calendars.split(",") if v.strip()]
-            if any(not 1 <= i <= 2**62 for i in ids):
-                raise ValueError("calendar ids are positive 64-bit integers")
+            if any(not 1 <= i <= MAX_DATABASE_ID for i in ids):
+                raise ValueError(f"calendar ids are integers from 1 to {MAX_DATABASE_ID}")
         except ValueError as exc:
             raise ValidationFailed("calendars is a comma separated list of ids.", errors=[
                 {"field": "calendars", "code": "invalid", "message": str(exc)}]) from exc

@@ -10,14 +10,20 @@ from urllib.parse import urlsplit, urlunsplit
 
 from flask import Response, request
 from flask_openapi3 import APIBlueprint, Tag
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from bridge.api.calendars import iso
 from bridge.auth import calendar_of_request, require_scope, workspace_of_request
 from bridge.errors import ResourceNotFound
 from bridge.feeds import FeedRequest, answer_feed
-from bridge.models import ApiModel, DatabaseId, WorkspacePath, problem_responses
+from bridge.models import (
+    ApiModel,
+    DatabaseId,
+    StorableTextModel,
+    WorkspacePath,
+    problem_responses,
+)
 from bridge.services import services
 from radicale_plugin.access import ADMIN
 from radicale_plugin.feeds import MAX_WINDOW_DAYS, FeedToken, FeedTokens
@@ -79,11 +85,11 @@ class FeedList(ApiModel):
     items: list[FeedResponse]
 
 
-class IcsPath(BaseModel):
+class IcsPath(StorableTextModel):
     token: str
 
 
-class IcsQuery(BaseModel):
+class IcsQuery(StorableTextModel):
     """Subscribers add parameters of their own (cache busters): unknown ones are ignored."""
 
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
