@@ -3,6 +3,7 @@ validation and the OpenAPI document."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from typing import Annotated
 
@@ -33,8 +34,20 @@ DatabaseId = Annotated[int, Field(ge=1, le=MAX_DATABASE_ID)]
 _UNSTORABLE = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
+# Times a request may name: wide enough for any calendar, narrow enough that window
+# arithmetic (a start plus days, a conversion to UTC) can never leave Python's datetime range.
+EARLIEST = dt.datetime(1900, 1, 1, tzinfo=dt.UTC)
+LATEST = dt.datetime(3000, 1, 1, tzinfo=dt.UTC)
+
+
 def _refuse_unstorable(value: object) -> None:
-    if isinstance(value, str):
+    if isinstance(value, dt.datetime | dt.date):
+        moment = value if isinstance(value, dt.datetime) else dt.datetime.combine(value, dt.time())
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=dt.UTC)
+        if not EARLIEST <= moment < LATEST:
+            raise ValueError(f"times must lie between {EARLIEST.year} and {LATEST.year - 1}")
+    elif isinstance(value, str):
         found = _UNSTORABLE.search(value)
         if found:
             raise ValueError(f"contains U+{ord(found.group()):04X}, which cannot be stored")
@@ -47,17 +60,18 @@ def _refuse_unstorable(value: object) -> None:
             _refuse_unstorable(item)
 
 
-class StorableTextModel(BaseModel):
-    """Every text value of a request, however nested, is text the store and XML can hold."""
+class StorableValuesModel(BaseModel):
+    """Every text and time value of a request, however nested, is one the store, XML and the
+    window arithmetic can hold."""
 
     @field_validator("*", mode="after")
     @classmethod
-    def _storable_text(cls, value: object) -> object:
+    def _storable_values(cls, value: object) -> object:
         _refuse_unstorable(value)
         return value
 
 
-class ApiModel(StorableTextModel):
+class ApiModel(StorableValuesModel):
     """camelCase on the wire, unknown request fields refused (typos must not pass silently)."""
 
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")

@@ -14,6 +14,8 @@ import icalendar
 import recurring_ical_events
 from radicale.item import filter as radicale_filter
 
+from radicale_plugin.schema import MAX_UID_LENGTH
+
 TIMESTAMP_MIN: int = radicale_filter.TIMESTAMP_MIN
 TIMESTAMP_MAX: int = radicale_filter.TIMESTAMP_MAX
 
@@ -68,6 +70,8 @@ def parse_object(text: str) -> icalendar.Calendar:
     uids = {str(c.get("UID", "")) for c in components}
     if len(uids) != 1 or "" in uids:
         raise InvalidObject("every component needs the same, non-empty UID")
+    if len(next(iter(uids))) > MAX_UID_LENGTH:
+        raise InvalidObject(f"the UID is longer than {MAX_UID_LENGTH} characters")
     return cal
 
 

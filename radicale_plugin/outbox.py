@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from radicale_plugin.schema import outbox_message
+from radicale_plugin.schema import MAX_SUBJECT_LENGTH, outbox_message
 from radicale_plugin.store import CalendarStore, now_ts
 
 MAX_BACKOFF_SECONDS = 6 * 3600
@@ -26,6 +26,11 @@ class OutgoingMessage:
     subject: str
     body_text: str
     calendar_text: str
+
+
+def shorten(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, with an ellipsis where it was cut."""
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 @dataclass(frozen=True)
@@ -60,7 +65,7 @@ class Outbox:
             return conn.execute(outbox_message.insert().values(
                 created_at=now, method=message.method, event_uid=message.event_uid,
                 sender=message.sender, recipients=list(message.recipients),
-                subject=message.subject, body_text=message.body_text,
+                subject=shorten(message.subject, MAX_SUBJECT_LENGTH), body_text=message.body_text,
                 calendar_text=message.calendar_text, status="queued", attempts=0,
                 next_attempt_at=now)).inserted_primary_key[0]
 

@@ -11,13 +11,19 @@ import sqlalchemy as sa
 
 metadata = sa.MetaData()
 
+# Column lengths the store checks before it writes: PostgreSQL enforces VARCHAR lengths
+# (SQLite does not), so an over-long value must be refused as bad input, not fail the write.
+MAX_PATH_LENGTH = 1024  # collection paths and object hrefs
+MAX_UID_LENGTH = 1024
+MAX_SUBJECT_LENGTH = 998  # RFC 5322's line limit
+
 collection = sa.Table(
     "collection",
     metadata,
     # The integer id is the REST API's calendar_id; AUTOINCREMENT so an id is never reused
     # and a sync token of a deleted collection can never match a new one.
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("path", sa.String(1024), nullable=False, unique=True),
+    sa.Column("path", sa.String(MAX_PATH_LENGTH), nullable=False, unique=True),
     sa.Column("owner", sa.String(255), nullable=False, index=True),
     sa.Column("tag", sa.String(32), nullable=False, server_default=""),
     sa.Column("props", sa.JSON, nullable=False),
@@ -44,8 +50,8 @@ calendar_object = sa.Table(
         sa.ForeignKey("collection.id", ondelete="CASCADE"),
         nullable=False,
     ),
-    sa.Column("href", sa.String(1024), nullable=False),
-    sa.Column("uid", sa.String(1024), nullable=False),
+    sa.Column("href", sa.String(MAX_PATH_LENGTH), nullable=False),
+    sa.Column("uid", sa.String(MAX_UID_LENGTH), nullable=False),
     # The API's eventId: stable for the life of the UID in this collection.
     sa.Column("public_id", sa.String(36), nullable=False, unique=True),
     sa.Column("etag", sa.String(80), nullable=False),
@@ -93,7 +99,7 @@ change = sa.Table(
         nullable=False,
     ),
     sa.Column("revision", sa.BigInteger, nullable=False),
-    sa.Column("href", sa.String(1024), nullable=False),
+    sa.Column("href", sa.String(MAX_PATH_LENGTH), nullable=False),
     sa.Column("deleted", sa.Boolean, nullable=False),
     sa.Index("ix_change_revision", "collection_id", "revision"),
 )
@@ -169,10 +175,10 @@ outbox_message = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("created_at", sa.BigInteger, nullable=False),
     sa.Column("method", sa.String(16), nullable=False),      # iTIP: REQUEST, CANCEL, REPLY
-    sa.Column("event_uid", sa.String(1024), nullable=False),
+    sa.Column("event_uid", sa.String(MAX_UID_LENGTH), nullable=False),
     sa.Column("sender", sa.String(320), nullable=False),
     sa.Column("recipients", sa.JSON, nullable=False),
-    sa.Column("subject", sa.String(998), nullable=False),
+    sa.Column("subject", sa.String(MAX_SUBJECT_LENGTH), nullable=False),
     sa.Column("body_text", sa.Text, nullable=False),         # the part people read
     sa.Column("calendar_text", sa.Text, nullable=False),     # the iTIP VCALENDAR
     sa.Column("status", sa.String(16), nullable=False),      # queued | sending | sent | failed

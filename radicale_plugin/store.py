@@ -30,12 +30,21 @@ from radicale_plugin.index import (
     parse_object,
 )
 from radicale_plugin.schema import (
+    MAX_PATH_LENGTH,
     calendar_object,
     change,
     collection,
     occurrence,
     user_account,
 )
+
+
+def _checked_path(path: str) -> str:
+    """``path`` (a collection path or an href), refused as bad input if no column holds it."""
+    if len(path) > MAX_PATH_LENGTH:
+        raise InvalidObject(f"the path is longer than {MAX_PATH_LENGTH} characters")
+    return path
+
 
 SYNC_TOKEN_PREFIX = "http://radicale.org/ns/sync/cb-"
 
@@ -218,7 +227,7 @@ class CalendarStore:
         Returns the collection, the objects it replaced and the hrefs written. A replaced
         collection keeps its id; its old objects are logged as deleted so sync stays valid.
         """
-        path = path.strip("/")
+        path = _checked_path(path.strip("/"))
         with self.write(path) as conn:
             existing = conn.execute(
                 sa.select(collection).where(collection.c.path == path)
@@ -382,7 +391,7 @@ class CalendarStore:
             if not old:
                 raise NotFound(href)
             record = old[0]
-            target = self._objects(conn, to_collection_id, [to_href])
+            target = self._objects(conn, to_collection_id, [_checked_path(to_href)])
             if target:
                 conn.execute(calendar_object.delete().where(calendar_object.c.id == target[0].id))
             conn.execute(
@@ -596,6 +605,7 @@ class CalendarStore:
     def _put(self, conn: Connection, collection_id: int, href: str, prepared: PreparedObject,
              old: ObjectRecord | None = None, replaced_public_ids: Mapping[str, str] | None = None,
              log: bool = True) -> ObjectRecord:
+        _checked_path(href)
         index = prepared.index
         now = now_ts()
         values: dict[str, Any] = {

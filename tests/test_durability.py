@@ -156,6 +156,9 @@ MALFORMED = {
     "unterminated-vevent": _HEAD + "BEGIN:VEVENT\r\nUID:u\r\nDTSTART:20261201T100000Z\r\n",
     "vevent-without-uid": _HEAD + _VEVENT.replace("UID:{uid}\r\n", "").format(extra="")
     + "END:VCALENDAR\r\n",
+    # Longer than the store's UID column: PostgreSQL would refuse it at the INSERT.
+    "uid-of-1025-characters": _HEAD + _VEVENT.format(uid="u" * 1025, extra="")
+    + "END:VCALENDAR\r\n",
 }
 
 
@@ -181,6 +184,19 @@ def test_malformed_put_is_refused_and_leaves_the_store_unchanged(
     assert 400 <= replace.status_code < 500, replace.status_code
 
     # Same members with the same etags (a hash of the text), same ctag and sync token.
+    assert collection_state(http, victim) == before
+
+
+def test_overlong_href_and_collection_path_are_refused_and_change_nothing(
+        victim: str, http: requests.Session) -> None:
+    before = collection_state(http, victim)
+    too_long = "h" * 1100
+    assert 400 <= put(http, f"{victim}{too_long}.ics", event_text("long-href")).status_code < 500
+    home = victim.rstrip("/").rsplit("/", 1)[0]
+    response = http.request("MKCALENDAR", f"{home}/{too_long}/")
+    assert 400 <= response.status_code < 500, response.status_code
+    assert http.request("PROPFIND", f"{home}/{too_long}/", headers={"Depth": "0"}
+                        ).status_code == 404
     assert collection_state(http, victim) == before
 
 

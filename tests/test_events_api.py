@@ -295,6 +295,20 @@ def test_a_calendar_id_beyond_the_stores_integers_is_refused_as_invalid(env: Env
         "to": "2026-12-10T10:00:00Z"}), 400, "VALIDATION_ERROR", "calendarId")
 
 
+@pytest.mark.parametrize("moment", ["0001-01-01T00:00:00+00:01", "9999-12-31T23:59:59-01:00",
+                                    "1850-06-01T00:00:00Z"])
+def test_times_outside_the_supported_years_are_refused_as_invalid(env: Env, moment: str
+                                                                   ) -> None:
+    assert_problem(env.alice.get(EVENTS, params={"from": moment}), 400, "VALIDATION_ERROR",
+                   "from")
+    assert_problem(env.alice.post(EVENTS, json={
+        "calendarId": env.calendar["id"], "summary": "x", "from": "2026-12-10T09:00:00Z",
+        "to": moment}), 400, "VALIDATION_ERROR", "to")
+    assert_problem(env.alice.get(f"/calendars/{env.calendar['id']}/slots", params={
+        "from": moment, "to": "2026-12-10T09:00:00Z", "duration": 30}), 400,
+        "VALIDATION_ERROR", "from")
+
+
 def test_seed_error_codes(env: Env) -> None:
     reader = env.token("alice", "calendars:read")
     body = {"calendarId": env.calendar["id"], "summary": "x", "from": "2026-12-10T09:00:00Z",

@@ -13,10 +13,11 @@ from pathlib import Path
 
 import icalendar
 import pytest
+import requests
 from aiosmtpd.controller import Controller
 
 from tests.api_helpers import Api, cli_json, make_token
-from tests.conftest import QUIET_AUTH, Server, free_port, store_env
+from tests.conftest import PASSWORD, QUIET_AUTH, Server, free_port, store_env
 
 EVENTS = "/api/access/calendar/events"
 
@@ -165,6 +166,28 @@ def test_removed_attendee_gets_a_cancel(mail_env: MailEnv) -> None:
     _, cal, _ = parse(delivered[0][1])
     assert str(cal["METHOD"]) == "CANCEL"
     assert str(cal.walk("VEVENT")[0]["STATUS"]) == "CANCELLED"
+
+
+def test_a_client_written_summary_too_long_for_a_subject_is_shortened_in_the_mail(
+        mail_env: MailEnv) -> None:
+    summary = "Long " * 600  # 3,000 characters, written by a CalDAV client
+    text = ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//calbridge tests//EN\r\n"
+            "BEGIN:VEVENT\r\nUID:long-summary\r\nDTSTAMP:20260101T000000Z\r\n"
+            "DTSTART:20261215T090000Z\r\nDTEND:20261215T100000Z\r\n"
+            f"SUMMARY:{summary}\r\nORGANIZER:mailto:alice@example.com\r\n"
+            "END:VEVENT\r\nEND:VCALENDAR\r\n")
+    put = requests.put(mail_env.calendar["caldavUrl"] + "long-summary.ics", data=text.encode(),
+                       auth=("alice", PASSWORD), headers={"Content-Type": "text/calendar"})
+    assert put.status_code == 201
+    listed = mail_env.alice.get(EVENTS, params={
+        "calendarId": mail_env.calendar["id"], "from": "2026-12-15", "to": "2026-12-16"}).json()
+    event_id = next(e["id"] for e in listed["events"] if e["iCalUID"] == "long-summary")
+    patched = mail_env.alice.patch(f"{EVENTS}/{event_id}",
+                                   json={"addAttendees": ["dave@example.org"]})
+    assert patched.status_code == 200, patched.text
+    message, cal, _ = parse(mail_env.smtp.mailbox.wait_for(1)[0][1])
+    assert len(str(message["Subject"])) <= 998 and str(message["Subject"]).endswith("…")
+    assert str(cal.walk("VEVENT")[0]["SUMMARY"]) == summary  # the invitation keeps it whole
 
 
 def test_respond_sends_the_organizer_a_reply_with_partstat_and_comment(

@@ -20,7 +20,7 @@ from bridge.feeds import FeedRequest, answer_feed
 from bridge.models import (
     ApiModel,
     DatabaseId,
-    StorableTextModel,
+    StorableValuesModel,
     WorkspacePath,
     problem_responses,
 )
@@ -85,11 +85,11 @@ class FeedList(ApiModel):
     items: list[FeedResponse]
 
 
-class IcsPath(StorableTextModel):
+class IcsPath(StorableValuesModel):
     token: str
 
 
-class IcsQuery(StorableTextModel):
+class IcsQuery(StorableValuesModel):
     """Subscribers add parameters of their own (cache busters): unknown ones are ignored."""
 
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
