@@ -16,6 +16,7 @@ metadata = sa.MetaData()
 MAX_PATH_LENGTH = 1024  # collection paths and object hrefs
 MAX_UID_LENGTH = 1024
 MAX_SUBJECT_LENGTH = 998  # RFC 5322's line limit
+MAX_ADDRESS_LENGTH = 320  # an e-mail address: 64 + @ + 255
 
 collection = sa.Table(
     "collection",
@@ -109,7 +110,7 @@ user_account = sa.Table(
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("username", sa.String(255), nullable=False, unique=True),
-    sa.Column("email", sa.String(320), nullable=False, unique=True),
+    sa.Column("email", sa.String(MAX_ADDRESS_LENGTH), nullable=False, unique=True),
     sa.Column("password_hash", sa.String(255), nullable=False),
     sa.Column("created_at", sa.BigInteger, nullable=False),
     # Where calendars made by MKCALENDAR go.
@@ -176,7 +177,7 @@ outbox_message = sa.Table(
     sa.Column("created_at", sa.BigInteger, nullable=False),
     sa.Column("method", sa.String(16), nullable=False),      # iTIP: REQUEST, CANCEL, REPLY
     sa.Column("event_uid", sa.String(MAX_UID_LENGTH), nullable=False),
-    sa.Column("sender", sa.String(320), nullable=False),
+    sa.Column("sender", sa.String(MAX_ADDRESS_LENGTH), nullable=False),
     sa.Column("recipients", sa.JSON, nullable=False),
     sa.Column("subject", sa.String(MAX_SUBJECT_LENGTH), nullable=False),
     sa.Column("body_text", sa.Text, nullable=False),         # the part people read
