@@ -10,6 +10,7 @@ from radicale import config as radicale_config
 from bridge.app import create_app
 from bridge.config import Settings
 from radicale_plugin.app import CalbridgeApplication
+from radicale_plugin.engine import request_scope
 from radicale_plugin.index import IndexPolicy
 from radicale_plugin.store import CalendarStore
 from radicale_plugin.store_factory import open_store
@@ -21,17 +22,20 @@ FLASK_PREFIXES = ("/api", "/ics")
 class PathDispatcher:
     """Send /api and /ics to Flask, everything else to Radicale, paths untouched."""
 
-    def __init__(self, default: WSGIApp, flask_app: WSGIApp) -> None:
+    def __init__(self, default: WSGIApp, flask_app: WSGIApp, store: CalendarStore) -> None:
         self.default = default
         self.flask_app = flask_app
+        self.store = store
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]
                  ) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
+        app = self.default
         for prefix in FLASK_PREFIXES:
             if path == prefix or path.startswith(prefix + "/"):
-                return self.flask_app(environ, start_response)
-        return self.default(environ, start_response)
+                app = self.flask_app
+        with request_scope(self.store.engine):
+            return app(environ, start_response)
 
 
 def radicale_configuration(settings: Settings) -> radicale_config.Configuration:
@@ -73,4 +77,4 @@ def open_configured_store(settings: Settings) -> CalendarStore:
 def build_application(settings: Settings) -> PathDispatcher:
     store = open_configured_store(settings)
     dav = CalbridgeApplication(radicale_configuration(settings))
-    return PathDispatcher(dav, create_app(settings, store))
+    return PathDispatcher(dav, create_app(settings, store), store)

@@ -122,7 +122,10 @@ def transaction(
             raise RuntimeError("write requested inside a read transaction")
         yield ambient
         return
-    conn = engine.connect().execution_options(calbridge_write=write)
+    shared = _request_connection.get()
+    owned = shared is None or shared.engine is not engine
+    conn = engine.connect() if owned else shared.connection()  # type: ignore[union-attr]
+    conn = conn.execution_options(calbridge_write=write)
     try:
         with conn.begin():
             if write:
@@ -134,4 +137,45 @@ def transaction(
             finally:
                 _current.reset(token)
     finally:
-        conn.close()
+        if owned:
+            conn.close()
+
+
+class RequestConnection:
+    """One pooled connection for the successive transactions of one HTTP request: one pool
+    checkout (and, on PostgreSQL, one pre-ping) per request instead of one per transaction."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._conn: Connection | None = None
+
+    def connection(self) -> Connection:
+        if self._conn is None:
+            self._conn = self.engine.connect()
+        return self._conn
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+
+_request_connection: contextvars.ContextVar[RequestConnection | None] = contextvars.ContextVar(
+    "calbridge_request_connection", default=None
+)
+
+
+@contextmanager
+def request_scope(engine: Engine) -> Iterator[None]:
+    """Let the transactions run inside this block share one connection. A body streamed after
+    the block ends (a generator) opens its own, as before."""
+    if _request_connection.get() is not None:
+        yield
+        return
+    shared = RequestConnection(engine)
+    token = _request_connection.set(shared)
+    try:
+        yield
+    finally:
+        _request_connection.reset(token)
+        shared.close()
