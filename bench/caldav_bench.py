@@ -681,8 +681,13 @@ class Timing:
 
     @property
     def p95(self) -> float:
-        ordered = sorted(self.samples)
-        return ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)]
+        return percentile_95(self.samples)
+
+
+def percentile_95(samples: Sequence[float]) -> float:
+    """The nearest-rank 95th percentile, the one every bench table reports."""
+    ordered = sorted(samples)
+    return ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)]
 
 
 def measure(operation: Operation, target: Target, reps: int, budget: float) -> list[float]:

@@ -27,7 +27,6 @@ import argparse
 import datetime as dt
 import gzip
 import json
-import math
 import os
 import re
 import shutil
@@ -42,7 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import requests
-from caldav_bench import PASSWORD, USER, CalbridgeServer, RadicaleServer, log
+from caldav_bench import PASSWORD, USER, CalbridgeServer, RadicaleServer, log, percentile_95
 from generate import GeneratedObject, collection_text, generate
 
 BIG_CALENDAR = "cal"
@@ -156,8 +155,7 @@ class Timing:
 
     @property
     def p95(self) -> float:
-        ordered = sorted(self.samples)
-        return ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)]
+        return percentile_95(self.samples)
 
 
 def repeat(timing: Timing, reps: int, budget: float, run: Callable[[], Fetched],
