@@ -23,15 +23,14 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     settings = settings.with_overrides("server", host=args.host, port=args.port)
     application = build_application(settings)
-    from bridge.mail import OutboxSender, SmtpSettings
-    from radicale_plugin.outbox import Outbox
+    from bridge.mail import OutboxSender, SmtpSettings, configured_outbox
 
     store = open_configured_store(settings)
     rolled = store.roll_horizon()
     smtp = SmtpSettings.from_settings(settings)
     if smtp.configured:
-        outbox = Outbox(store, int(settings.get("smtp", "retry_seconds")))
-        OutboxSender(outbox, smtp, float(settings.get("smtp", "interval"))).start()
+        OutboxSender(configured_outbox(store, settings), smtp,
+                     float(settings.get("smtp", "interval"))).start()
     base = f"http://{settings.host}:{settings.port}"
     print(f"calbridge serving on {base}", flush=True)
     print(f"  CalDAV:   {base}/  (clients discover via {base}/.well-known/caldav)", flush=True)
@@ -129,13 +128,15 @@ def cmd_token_revoke(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _outbox(settings: Settings):  # type: ignore[no-untyped-def]
+    from bridge.mail import configured_outbox
     from bridge.wsgi import open_configured_store
-    from radicale_plugin.outbox import Outbox
 
-    return Outbox(open_configured_store(settings), int(settings.get("smtp", "retry_seconds")))
+    return configured_outbox(open_configured_store(settings), settings)
 
 
 def cmd_outbox_list(args: argparse.Namespace, settings: Settings) -> int:
+    from radicale_plugin.mail_header import single_line
+
     messages = _outbox(settings).messages(status=args.status)
     if args.json:
         print(json.dumps([{"id": m.id, "method": m.method, "status": m.status,
@@ -145,7 +146,10 @@ def cmd_outbox_list(args: argparse.Namespace, settings: Settings) -> int:
                           for m in messages]))
         return 0
     for m in messages:
-        print(f"{m.id}\t{m.status}\t{m.method}\t{','.join(m.recipients)}\t{m.subject}")
+        # Stored data may hold tabs and line breaks (that is why some mail failed): one row each.
+        columns = [str(m.id), m.status, m.method, ",".join(m.recipients), m.subject,
+                   m.last_error or ""]
+        print("\t".join(single_line(c) for c in columns).rstrip("\t"))
     return 0
 
 
@@ -242,7 +246,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     outbox = commands.add_parser("outbox", help="notification mail waiting or sent").add_subparsers(
         dest="outbox_command", required=True)
-    ob_list = outbox.add_parser("list", help="messages in the outbox")
+    ob_list = outbox.add_parser(
+        "list", help="messages in the outbox: id, status, method, recipients, subject, reason")
     ob_list.add_argument("--status", choices=["queued", "sending", "sent", "failed"])
     ob_list.add_argument("--json", action="store_true")
     ob_list.set_defaults(func=cmd_outbox_list)

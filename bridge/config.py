@@ -19,7 +19,8 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "index_max_per_series": 2000,
     },
     "smtp": {"host": "", "port": 25, "security": "none", "username": "", "password": "",
-             "from": "", "interval": 5.0, "retry_seconds": 30},
+             "from": "", "interval": 5.0, "retry_seconds": 30, "max_attempts": 12,
+             "timeout": 30.0, "lease_seconds": 300},
     "security": {"auth_max_failures": 20, "auth_failure_window": 300, "auth_delay": 1.0},
     "logging": {"level": "warning"},
 }

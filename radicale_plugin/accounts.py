@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from radicale_plugin.mail_header import check_email
 from radicale_plugin.schema import api_token, collection, membership, user_account, workspace
 from radicale_plugin.store import CalendarStore, Conflict, NotFound, now_ts
 
@@ -141,8 +142,7 @@ class Accounts:
     def add_user(self, username: str, email: str, password: str) -> User:
         if not username or "/" in username or username.startswith("."):
             raise ValueError("a username is non-empty and holds no '/' nor a leading '.'")
-        if "@" not in email:
-            raise ValueError("email must be an address")
+        check_email(email)
         if len(password) < 8:
             raise ValueError("a password has at least 8 characters")
         with self.store.write(".accounts") as conn:

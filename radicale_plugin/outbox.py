@@ -3,6 +3,11 @@
 Messages are queued in the same transaction as the change they announce (call ``enqueue``
 inside ``store.write()``), and delivered later by a sender that claims them one by one with a
 lease, so that several processes on one database never send the same message twice.
+
+Each claim counts as an attempt, so a message whose sending kills its sender (the lease runs
+out again and again) is given up after ``max_attempts`` like one that keeps failing, and never
+holds the queue. A message that can never be sent (bad header data, a recipient refused with
+5xx) is failed at once with its reason (``mark_undeliverable``).
 """
 
 from __future__ import annotations
@@ -11,10 +16,12 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from radicale_plugin.mail_header import single_line
 from radicale_plugin.schema import MAX_SUBJECT_LENGTH, outbox_message
 from radicale_plugin.store import CalendarStore, now_ts
 
 MAX_BACKOFF_SECONDS = 6 * 3600
+MAX_ERROR_LENGTH = 2000
 
 
 @dataclass(frozen=True)
@@ -54,9 +61,12 @@ class QueuedMessage(OutgoingMessage):
 
 
 class Outbox:
-    def __init__(self, store: CalendarStore, retry_seconds: int = 30) -> None:
+    def __init__(self, store: CalendarStore, retry_seconds: int = 30, max_attempts: int = 12,
+                 lease_seconds: int = 300) -> None:
         self.store = store
         self.retry_seconds = retry_seconds  # first retry delay; it doubles each attempt
+        self.max_attempts = max_attempts
+        self.lease_seconds = lease_seconds  # longer than one message's SMTP conversation
 
     def enqueue(self, message: OutgoingMessage) -> int:
         """Queue a message; joins the caller's write transaction when there is one."""
@@ -65,9 +75,9 @@ class Outbox:
             return conn.execute(outbox_message.insert().values(
                 created_at=now, method=message.method, event_uid=message.event_uid,
                 sender=message.sender, recipients=list(message.recipients),
-                subject=shorten(message.subject, MAX_SUBJECT_LENGTH), body_text=message.body_text,
-                calendar_text=message.calendar_text, status="queued", attempts=0,
-                next_attempt_at=now)).inserted_primary_key[0]
+                subject=shorten(single_line(message.subject), MAX_SUBJECT_LENGTH),
+                body_text=message.body_text, calendar_text=message.calendar_text,
+                status="queued", attempts=0, next_attempt_at=now)).inserted_primary_key[0]
 
     def messages(self, status: str | None = None, event_uid: str | None = None
                  ) -> list[QueuedMessage]:
@@ -79,48 +89,73 @@ class Outbox:
         with self.store.read() as conn:
             return [QueuedMessage.from_row(r) for r in conn.execute(query).mappings()]
 
-    def claim_due(self, limit: int = 20, lease_seconds: int = 120) -> list[QueuedMessage]:
-        """Take up to ``limit`` due messages for sending; a claim lapses after the lease, so a
-        crashed sender's messages are sent by another one later."""
+    def claim_due(self, limit: int = 1) -> list[QueuedMessage]:
+        """Take up to ``limit`` due messages for sending, oldest first, counting an attempt for
+        each. A claim lapses after the lease, so a crashed sender's messages are sent by
+        another one later; after ``max_attempts`` such claims the message is given up."""
         now = now_ts()
-        due = sa.or_(
-            sa.and_(outbox_message.c.status == "queued",
-                    outbox_message.c.next_attempt_at <= now),
-            sa.and_(outbox_message.c.status == "sending", outbox_message.c.claimed_until < now))
+        lapsed = sa.and_(outbox_message.c.status == "sending",
+                         outbox_message.c.claimed_until < now)
+        due = sa.or_(sa.and_(outbox_message.c.status == "queued",
+                             outbox_message.c.next_attempt_at <= now), lapsed)
         claimed = []
         with self.store.write(".outbox") as conn:
+            conn.execute(outbox_message.update().where(
+                lapsed, outbox_message.c.attempts >= self.max_attempts).values(
+                status="failed", claimed_until=None,
+                last_error=f"given up: its sender stopped while sending it "
+                           f"{self.max_attempts} times"))
             ids = conn.execute(sa.select(outbox_message.c.id).where(due)
                                .order_by(outbox_message.c.id).limit(limit)).scalars().all()
             for message_id in ids:
                 taken = conn.execute(outbox_message.update().where(
                     outbox_message.c.id == message_id, due).values(
-                    status="sending", claimed_until=now + lease_seconds))
+                    status="sending", claimed_until=now + self.lease_seconds,
+                    attempts=outbox_message.c.attempts + 1))
                 if taken.rowcount == 1:
                     claimed.append(message_id)
             rows = conn.execute(sa.select(outbox_message).where(
-                outbox_message.c.id.in_(claimed))).mappings().all() if claimed else []
+                outbox_message.c.id.in_(claimed)).order_by(outbox_message.c.id)
+            ).mappings().all() if claimed else []
         return [QueuedMessage.from_row(r) for r in rows]
 
-    def mark_sent(self, message_id: int) -> None:
+    def mark_sent(self, message_id: int, note: str | None = None) -> None:
+        """Sent; ``note`` keeps what the SMTP server said about recipients it refused."""
         with self.store.write(".outbox") as conn:
             conn.execute(outbox_message.update().where(outbox_message.c.id == message_id)
                          .values(status="sent", sent_at=now_ts(), claimed_until=None,
-                                 attempts=outbox_message.c.attempts + 1, last_error=None))
+                                 last_error=_reason(note) if note else None))
 
-    def mark_failed(self, message_id: int, error: str, max_attempts: int = 12) -> None:
+    def mark_failed(self, message_id: int, error: str) -> None:
         """Back off and retry; after ``max_attempts`` the message stays 'failed' (listed by
         ``calbridge outbox list`` and re-queued by ``outbox retry``), never dropped."""
         with self.store.write(".outbox") as conn:
             attempts = conn.execute(sa.select(outbox_message.c.attempts).where(
-                outbox_message.c.id == message_id)).scalar_one() + 1
-            delay = min(self.retry_seconds * 2 ** min(attempts - 1, 20), MAX_BACKOFF_SECONDS)
-            conn.execute(outbox_message.update().where(outbox_message.c.id == message_id)
-                         .values(status="failed" if attempts >= max_attempts else "queued",
-                                 attempts=attempts, last_error=error[:2000],
-                                 claimed_until=None, next_attempt_at=now_ts() + delay))
+                outbox_message.c.id == message_id)).scalar_one()
+            delay = min(self.retry_seconds * 2 ** min(max(attempts - 1, 0), 20),
+                        MAX_BACKOFF_SECONDS)
+            # Another sender may have taken it over after our lease and sent it meanwhile.
+            conn.execute(outbox_message.update().where(
+                outbox_message.c.id == message_id, outbox_message.c.status != "sent").values(
+                status="failed" if attempts >= self.max_attempts else "queued",
+                last_error=_reason(error), claimed_until=None,
+                next_attempt_at=now_ts() + delay))
+
+    def mark_undeliverable(self, message_id: int, reason: str) -> None:
+        """Failed for good: retrying cannot help (bad header data, a permanent SMTP refusal)."""
+        with self.store.write(".outbox") as conn:
+            conn.execute(outbox_message.update().where(
+                outbox_message.c.id == message_id, outbox_message.c.status != "sent").values(
+                status="failed", last_error=_reason(reason), claimed_until=None))
 
     def retry_failed(self) -> int:
+        """Queue every failed message again, with a fresh count of attempts."""
         with self.store.write(".outbox") as conn:
             return conn.execute(outbox_message.update().where(
                 outbox_message.c.status == "failed").values(
-                status="queued", next_attempt_at=now_ts())).rowcount
+                status="queued", attempts=0, next_attempt_at=now_ts())).rowcount
+
+
+def _reason(text: str) -> str:
+    # One line: SMTP replies span several, and `outbox list` prints one row per message.
+    return shorten(single_line(text), MAX_ERROR_LENGTH)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import email
 import email.policy
 import json
@@ -16,7 +17,11 @@ import pytest
 import requests
 from aiosmtpd.controller import Controller
 
-from tests.api_helpers import Api, cli_json, make_token
+from bridge.mail import UnsendableMessage, imip_email
+from radicale_plugin.mail_header import check_email
+from radicale_plugin.outbox import Outbox, OutgoingMessage, QueuedMessage
+from radicale_plugin.store_factory import open_store
+from tests.api_helpers import Api, assert_problem, cli_json, make_token
 from tests.conftest import PASSWORD, QUIET_AUTH, Server, free_port, store_env
 
 EVENTS = "/api/access/calendar/events"
@@ -24,12 +29,25 @@ EVENTS = "/api/access/calendar/events"
 
 @dataclass
 class Mailbox:
-    """An aiosmtpd handler keeping every accepted message."""
+    """An aiosmtpd handler keeping every accepted message; ``refusals`` maps a recipient to
+    the stage ("RCPT" or "DATA") and the reply with which the server refuses it."""
 
     messages: list[tuple[list[str], bytes]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    refusals: dict[str, tuple[str, str]] = field(default_factory=dict)
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # type: ignore[no-untyped-def] # noqa: N802
+        stage, reply = self.refusals.get(address, ("", ""))
+        if stage == "RCPT":
+            return reply
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def] # noqa: N802
+        for address in envelope.rcpt_tos:
+            stage, reply = self.refusals.get(address, ("", ""))
+            if stage == "DATA":
+                return reply
         with self.lock:
             self.messages.append((list(envelope.rcpt_tos), envelope.content))
         return "250 Message accepted for delivery"
@@ -110,7 +128,7 @@ def mail_env(shared_mail_env: MailEnv) -> MailEnv:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         pending = [m for m in cli_json(shared_mail_env.server, "outbox", "list")
-                   if m["status"] != "sent"]
+                   if m["status"] in ("queued", "sending")]
         if not pending:
             break
         time.sleep(0.2)
@@ -263,3 +281,213 @@ def test_without_smtp_messages_stay_queued_and_are_listed(tmp_path: Path) -> Non
                                                                      ["x@example.org"])]
     finally:
         server.stop()
+
+
+# -- mail can be neither forged nor jammed ------------------------------------------------------
+
+EVIL = "evil@example.com"
+# What a message of ours carries at its top level; an injected header would add a name.
+TOP_LEVEL_HEADERS = {"subject", "from", "reply-to", "to", "date", "message-id", "content-type",
+                     "content-transfer-encoding", "mime-version"}
+
+
+def outbox_of(env: MailEnv, **options: int) -> Outbox:
+    """The outbox of the running server's own store, as another process would see it."""
+    return Outbox(open_store(env.server.database_url), **options)
+
+
+def ordinary(recipient: str, subject: str = "Ordinary", sender: str = "alice@example.com"
+             ) -> OutgoingMessage:
+    calendar = ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//calbridge tests//EN\r\n"
+                "METHOD:REQUEST\r\nEND:VCALENDAR\r\n")
+    return OutgoingMessage(method="REQUEST", event_uid=f"uid-{recipient}", sender=sender,
+                           recipients=(recipient,), subject=subject, body_text="Hello\n",
+                           calendar_text=calendar)
+
+
+def statuses(env: MailEnv) -> dict[str, dict]:
+    """The outbox rows by their (one) recipient."""
+    return {",".join(m["recipients"]): m for m in cli_json(env.server, "outbox", "list")}
+
+
+def wait_until_settled(env: MailEnv, timeout: float = 120) -> dict[str, dict]:
+    deadline = time.monotonic() + timeout
+    while True:
+        rows = statuses(env)
+        if time.monotonic() > deadline or \
+                not any(m["status"] in ("queued", "sending") for m in rows.values()):
+            return rows
+        time.sleep(0.3)
+
+
+def assert_no_injected_header(recipients: list[str], raw: bytes) -> None:
+    message = email.message_from_bytes(raw, policy=email.policy.default)
+    assert {name.lower() for name in message.keys()} <= TOP_LEVEL_HEADERS, message.keys()
+    for value in message.values():
+        assert "\r" not in str(value) and "\n" not in str(value)
+    assert EVIL not in recipients and EVIL not in str(message["To"])
+    assert [a.addr_spec for a in message["To"].addresses] == recipients
+
+
+@pytest.mark.parametrize("address", [
+    f"a@example.com\r\nBcc: {EVIL}", f"a@example.com\nBcc: {EVIL}", f"a@example.com, {EVIL}",
+    f"Eve <{EVIL}>", '"a b"@example.com', "a@[127.0.0.1]", "eve@localhost", "eve@example",
+])
+def test_the_rest_api_refuses_what_is_not_one_plain_address(shared_mail_env: MailEnv,
+                                                            address: str) -> None:
+    response = shared_mail_env.alice.post(EVENTS, json={
+        "calendarId": shared_mail_env.calendar["id"], "summary": "Kickoff",
+        "from": "2026-12-10T09:00:00Z", "to": "2026-12-10T10:00:00Z", "attendees": [address]})
+    assert_problem(response, 400, "VALIDATION_ERROR", "attendees")
+
+
+def test_a_user_with_a_header_in_their_address_is_refused(shared_mail_env: MailEnv) -> None:
+    result = shared_mail_env.server.cli("user", "add", "eve", "--email",
+                                        f"eve@example.com\nBcc: {EVIL}", "--password", PASSWORD)
+    assert result.returncode == 2 and "not an e-mail address" in result.stderr
+
+
+def test_header_text_in_summaries_and_attendees_reaches_no_header_and_later_mail_flows(
+        mail_env: MailEnv) -> None:
+    # Through the REST API: a title on two lines, the second one a header.
+    create(mail_env, summary=f"Hi\r\nBcc: {EVIL}", attendees=["guest@example.org"])
+    # Through CalDAV: raw ATTENDEE values no API would take, then mail about that event.
+    text = ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//calbridge tests//EN\r\n"
+            "BEGIN:VEVENT\r\nUID:injected\r\nDTSTAMP:20260101T000000Z\r\n"
+            "DTSTART:20261216T090000Z\r\nDTEND:20261216T100000Z\r\n"
+            f"SUMMARY:Hi\\nBcc: {EVIL}\r\nORGANIZER:mailto:alice@example.com\r\n"
+            f"ATTENDEE:mailto:raw-a@example.com\\nBcc: {EVIL}\r\n"
+            f"ATTENDEE:mailto:raw-b@example.com, {EVIL}\r\n"
+            "ATTENDEE:mailto:good@example.org\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")
+    put = requests.put(mail_env.calendar["caldavUrl"] + "injected.ics", data=text.encode(),
+                       auth=("alice", PASSWORD), headers={"Content-Type": "text/calendar"})
+    assert put.status_code == 201
+    listed = mail_env.alice.get(EVENTS, params={
+        "calendarId": mail_env.calendar["id"], "from": "2026-12-16", "to": "2026-12-17"}).json()
+    event_id = next(e["id"] for e in listed["events"] if e["iCalUID"] == "injected")
+    moved = mail_env.alice.patch(f"{EVENTS}/{event_id}", json={"location": "Room 1"})
+    assert moved.status_code == 200 and moved.json()["notificationQueued"] is True
+    # Through the outbox code path itself, then 50 ordinary messages queued after the bad ones.
+    outbox = outbox_of(mail_env)
+    with outbox.store.write(".outbox"):
+        outbox.enqueue(ordinary(f"direct@example.com\r\nBcc: {EVIL}", f"Hi\r\nBcc: {EVIL}"))
+        outbox.enqueue(ordinary("victim@example.org", sender=f"alice@example.com\r\nBcc: {EVIL}"))
+        outbox.enqueue(ordinary("subject@example.org", f"Hi\r\nBcc: {EVIL}"))
+        for i in range(50):
+            outbox.enqueue(ordinary(f"ordinary{i}@example.org", f"Ordinary {i}"))
+
+    rows = wait_until_settled(mail_env)
+    delivered = mail_env.smtp.mailbox.take()
+    for recipients, raw in delivered:
+        assert_no_injected_header(recipients, raw)
+    assert sorted(r for rcpts, _ in delivered for r in rcpts) == sorted(
+        ["guest@example.org", "good@example.org", "subject@example.org"]
+        + [f"ordinary{i}@example.org" for i in range(50)])
+    subjects = {rcpts[0]: str(email.message_from_bytes(raw, policy=email.policy.default)
+                              ["Subject"]) for rcpts, raw in delivered}
+    assert subjects["subject@example.org"] == f"Hi Bcc: {EVIL}"
+    assert subjects["guest@example.org"].startswith(f"Invitation: Hi Bcc: {EVIL} @ ")
+    # The escaped \n of the CalDAV ATTENDEE arrives as a real line break.
+    refused = [f"raw-a@example.com\nBcc: {EVIL}", f"raw-b@example.com, {EVIL}",
+               f"direct@example.com\r\nBcc: {EVIL}", "victim@example.org"]
+    for recipient in refused:
+        assert rows[recipient]["status"] == "failed"
+        assert "not an e-mail address" in rows[recipient]["lastError"]
+    assert not [m for m in rows.values() if m["status"] in ("queued", "sending")]
+
+
+@pytest.mark.parametrize("stage, reply, final_status", [
+    ("RCPT", "550 5.1.1 No such user here", "failed"),
+    ("DATA", "554 5.6.0 Message content refused", "failed"),
+    ("RCPT", "451 4.7.1 Greylisted, try again later", "sent"),
+])
+def test_a_refused_recipient_never_holds_up_the_next_and_only_a_5xx_is_final(
+        mail_env: MailEnv, stage: str, reply: str, final_status: str) -> None:
+    mail_env.smtp.mailbox.refusals["refused@example.org"] = (stage, reply)
+    try:
+        create(mail_env, attendees=["refused@example.org", "next@example.org"])
+        assert [r for r, _ in mail_env.smtp.mailbox.wait_for(1)] == [["next@example.org"]]
+        row = statuses(mail_env)["refused@example.org"]
+        # a 4xx is retried (with backoff): between two tries the row is queued again
+        assert row["status"] in (("failed",) if final_status == "failed" else
+                                 ("queued", "sending"))
+        assert reply in row["lastError"]
+        listing = mail_env.server.cli("outbox", "list").stdout.splitlines()
+        assert any(line.startswith(f"{row['id']}\t") and line.endswith(reply)
+                   for line in listing), listing
+    finally:
+        mail_env.smtp.mailbox.refusals.clear()
+    create(mail_env, summary="Marker", attendees=["marker@example.org"])
+    rows = wait_until_settled(mail_env)
+    assert rows["refused@example.org"]["status"] == final_status
+    assert rows["marker@example.org"]["status"] == "sent"
+    delivered = sorted(r for rcpts, _ in mail_env.smtp.mailbox.take() for r in rcpts)
+    assert delivered == sorted(["next@example.org", "marker@example.org"]
+                               + (["refused@example.org"] if final_status == "sent" else []))
+
+
+def test_a_message_left_sending_by_a_dead_sender_is_delivered_after_its_lease(
+        mail_env: MailEnv) -> None:
+    outbox = outbox_of(mail_env, lease_seconds=1)
+    with outbox.store.write(".outbox"):  # claimed before the server's sender can see it
+        message_id = outbox.enqueue(ordinary("orphan@example.org"))
+        assert [m.id for m in outbox.claim_due(1)] == [message_id]
+    # ... and this "sender" dies here, holding the claim.
+    assert [r for r, _ in mail_env.smtp.mailbox.wait_for(1)] == [["orphan@example.org"]]
+    row = wait_until_settled(mail_env)["orphan@example.org"]
+    assert (row["status"], row["attempts"]) == ("sent", 2)
+
+
+def test_a_message_that_keeps_killing_its_sender_is_given_up_and_the_next_is_claimed(
+        tmp_path: Path, request: pytest.FixtureRequest, backend: str) -> None:
+    url = store_env(request, backend).get("CALBRIDGE_STORAGE_DATABASE_URL",
+                                          f"sqlite:///{tmp_path / 'outbox.sqlite3'}")
+    outbox = Outbox(open_store(url), max_attempts=3, lease_seconds=-1)  # every claim lapses
+    deadly = outbox.enqueue(ordinary("deadly@example.org"))
+    later = outbox.enqueue(ordinary("later@example.org"))
+    assert [[m.id for m in outbox.claim_due(1)] for _ in range(3)] == [[deadly]] * 3
+    assert [m.id for m in outbox.claim_due(1)] == [later]
+    given_up = outbox.messages(status="failed")
+    assert [m.id for m in given_up] == [deadly] and given_up[0].attempts == 3
+    assert "stopped while sending it 3 times" in (given_up[0].last_error or "")
+
+
+@pytest.mark.parametrize("address, accepted", [
+    ("alice@example.com", True), ("Bob.Smith+cal@Example.ORG", True),
+    ("jürgen@exämple.de", True), ("a@example.com\r\nBcc: evil@example.com", False),
+    ("a@example.com,b@example.com", False), ("Alice <alice@example.com>", False),
+    ('"a b"@example.com', False), ("alice@[192.0.2.1]", False), ("alice@localhost", False),
+    ("alice", False), ("@example.com", False), ("alice@example.com\x00", False),
+])
+def test_one_address_check_for_every_door(address: str, accepted: bool) -> None:
+    if accepted:
+        assert check_email(address) == address
+    else:
+        with pytest.raises(ValueError, match="not an e-mail address"):
+            check_email(address)
+
+
+def queued(**fields: object) -> QueuedMessage:
+    return QueuedMessage(**{**dataclasses.asdict(ordinary("bob@example.com")), **fields})
+
+
+def test_a_built_message_has_single_line_rfc_2047_headers() -> None:
+    built = imip_email(queued(subject="Réunion ☕\r\nBcc: evil@example.com",
+                              recipients=("bob@exämple.de",)), "calendar@calbridge.test")
+    raw = built.as_bytes()
+    head = raw.split(b"\r\n\r\n", 1)[0]
+    assert head.isascii() and b"=?utf-8?" in head and b"\nBcc" not in head
+    parsed = email.message_from_bytes(raw, policy=email.policy.default)
+    assert str(parsed["Subject"]) == "Réunion ☕ Bcc: evil@example.com"
+    assert str(parsed["To"]) == "bob@xn--exmple-cua.de"
+    assert str(parsed["Reply-To"]) == "alice@example.com"
+
+
+@pytest.mark.parametrize("fields", [
+    {"recipients": ("bob@example.com\r\nBcc: evil@example.com",)},
+    {"sender": "alice@example.com\nBcc: evil@example.com"}, {"recipients": ()},
+    {"method": "REQUEST\r\nBcc: evil@example.com"},
+])
+def test_a_message_with_bad_header_data_cannot_be_built(fields: dict) -> None:
+    with pytest.raises(UnsendableMessage):
+        imip_email(queued(**fields), "calendar@calbridge.test")

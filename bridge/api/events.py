@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
-import re
 import uuid
 from collections.abc import Callable
 from typing import Any, Literal
@@ -47,6 +46,7 @@ from bridge.services import services
 from radicale_plugin.access import READ, AccessPolicy
 from radicale_plugin.expand import parsed_objects
 from radicale_plugin.idempotency import IdempotencyKeys, StoredResponse, fingerprint
+from radicale_plugin.mail_header import check_email
 from radicale_plugin.outbox import Outbox, OutgoingMessage
 from radicale_plugin.store import CollectionRecord, ObjectRecord
 
@@ -55,7 +55,6 @@ events_blueprint = APIBlueprint(
     abp_tags=[Tag(name="access events", description="Token-scoped events API (seed 004)")],
     abp_security=[{"bearer": []}], abp_responses=problem_responses(401, 403, 404, 429))
 
-_EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
 MAX_ATTENDEES = 100
 # Which allowed operation a PATCH field needs (the token model of seed 004's peer).
 FIELD_OPERATIONS = {"summary": "edit_title", "eventType": "edit_title",
@@ -74,8 +73,7 @@ HIDDEN_KEYS = {"title": ("title", "summary"), "description": ("description",),
 
 def _emails(values: list[str] | None) -> list[str] | None:
     for value in values or ():
-        if not _EMAIL.match(value):
-            raise ValueError(f"{value!r} is not an email address")
+        check_email(value)
     return values
 
 

@@ -65,6 +65,8 @@ import recurring_ical_events
 from dateutil import rrule as dateutil_rrule
 from icalendar.parser import Contentline, param_value
 
+from radicale_plugin.mail_header import check_email
+
 PRODID = "-//calbridge//calbridge//EN"
 EVENT_TYPE = "X-CALBRIDGE-EVENT-TYPE"
 RESPONSE_COMMENT = "X-RESPONSE-COMMENT"
@@ -338,14 +340,11 @@ def _address(value: Any) -> str:
     return _plain_email(value).lower()
 
 
-_EMAIL = re.compile(r"^[^@\s,;:<>\"]+@[^@\s,;:<>\"]+$")
-
-
 def _email(value: str, field: str) -> str:
-    email = _plain_email(value)
-    if not _EMAIL.match(email):
-        raise EventMappingError(field, f"{value!r} is not an email address")
-    return email
+    try:
+        return check_email(_plain_email(value))
+    except ValueError as exc:
+        raise EventMappingError(field, str(exc)) from exc
 
 
 def _attendee_line(newline: str, email: str) -> str:
