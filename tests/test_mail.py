@@ -341,6 +341,15 @@ def test_the_rest_api_refuses_what_is_not_one_plain_address(shared_mail_env: Mai
     assert_problem(response, 400, "VALIDATION_ERROR", "attendees")
 
 
+def test_an_smtp_from_that_is_not_one_address_is_refused_before_any_mail(tmp_path: Path
+                                                                       ) -> None:
+    server = Server(tmp_path / "data", extra_env={
+        "CALBRIDGE_SMTP_HOST": "127.0.0.1",
+        "CALBRIDGE_SMTP_FROM": f"calendar@calbridge.test\r\nBcc: {EVIL}"})
+    result = server.cli("outbox", "send")
+    assert result.returncode == 2 and "smtp.from" in result.stderr
+
+
 def test_a_user_with_a_header_in_their_address_is_refused(shared_mail_env: MailEnv) -> None:
     result = shared_mail_env.server.cli("user", "add", "eve", "--email",
                                         f"eve@example.com\nBcc: {EVIL}", "--password", PASSWORD)
