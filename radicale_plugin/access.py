@@ -11,7 +11,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from enum import Enum
 
-from radicale_plugin.accounts import Accounts, Token, User
+from radicale_plugin.accounts import OPERATIONS, VISIBLE_FIELDS, Accounts, Token, User
 from radicale_plugin.store import CollectionRecord
 
 READ, WRITE, ADMIN = "calendars:read", "calendars:write", "calendars:admin"
@@ -113,6 +113,35 @@ class AccessPolicy:
         return self.token is None or (self.token.access_level == "full_access"
                                       and self.has_scope(WRITE))
 
+    def caldav_refusal(self) -> str | None:
+        """Why this credential may not use the CalDAV door at all, or None.
+
+        CalDAV clients sync whole calendars and whole objects: a token limited to a timeframe
+        or to some visible fields cannot be honoured there without lying to the client, so
+        such tokens are refused at login with this reason (they work on the REST door)."""
+        token = self.token
+        if token is None:
+            return None
+        if token.past_days is not None or token.future_days is not None:
+            return ("This token is limited to a timeframe, which CalDAV clients cannot honour; "
+                    "use it with the REST API, or create a token without --past-days/"
+                    "--future-days for your calendar app.")
+        if set(token.visible_fields) != set(VISIBLE_FIELDS):
+            return ("This token shows only some fields of events, which CalDAV clients cannot "
+                    "honour; use it with the REST API, or create a token with every visible "
+                    "field for your calendar app.")
+        return None
+
+    @property
+    def may_create_calendars(self) -> bool:
+        """As the REST door's calendar create: the write scope and full access."""
+        return self.has_scope(WRITE) and (self.token is None
+                                          or self.token.access_level == "full_access")
+
+    @property
+    def all_operations(self) -> bool:
+        return self.token is None or set(self.token.operations) >= set(OPERATIONS)
+
     def timeframe(self, now: dt.datetime | None = None
                   ) -> tuple[dt.datetime | None, dt.datetime | None]:
         """The window a token may touch: (earliest, latest), None where unlimited."""
@@ -143,3 +172,6 @@ def authenticate(accounts: Accounts, username: str | None, secret: str) -> Acces
 # The policy of the CalDAV request being served (set by the auth plugin, read by rights).
 current_policy: contextvars.ContextVar[AccessPolicy | None] = contextvars.ContextVar(
     "calbridge_policy", default=None)
+# Why the auth plugin refused a valid credential on the CalDAV door (answered as 403 with it).
+caldav_refusal: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "calbridge_caldav_refusal", default=None)

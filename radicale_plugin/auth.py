@@ -9,7 +9,7 @@ from __future__ import annotations
 from radicale import auth as radicale_auth
 from radicale import config as radicale_config
 
-from radicale_plugin.access import authenticate, current_policy
+from radicale_plugin.access import authenticate, caldav_refusal, current_policy
 from radicale_plugin.accounts import Accounts
 from radicale_plugin.store_factory import store_from_radicale_config, throttle_from_radicale_config
 
@@ -17,7 +17,8 @@ from radicale_plugin.store_factory import store_from_radicale_config, throttle_f
 class Auth(radicale_auth.BaseAuth):
     def __init__(self, configuration: radicale_config.Configuration) -> None:
         super().__init__(configuration)
-        self._accounts = Accounts(store_from_radicale_config(configuration))
+        self._store = store_from_radicale_config(configuration)
+        self._accounts = Accounts(self._store)
         self._throttle = throttle_from_radicale_config(configuration)
 
     def _login_ext(self, login: str, password: str, context: radicale_auth.AuthContext) -> str:
@@ -25,5 +26,12 @@ class Auth(radicale_auth.BaseAuth):
         if policy is None:
             self._throttle.record_failure(self._throttle.keys(context.remote_addr, login))
             return ""
+        refusal = policy.caldav_refusal()
+        if refusal is not None:  # a valid credential: not a failed login, but not for CalDAV
+            caldav_refusal.set(refusal)
+            return ""
         current_policy.set(policy)
+        if policy.token is not None and self._store.get_collection(policy.user.username) is None:
+            # Radicale creates a home only for a login that may write it (a password's).
+            self._store.create_collection(policy.user.username)
         return policy.user.username

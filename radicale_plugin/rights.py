@@ -9,7 +9,7 @@ from radicale import config as radicale_config
 from radicale import pathutils
 from radicale import rights as radicale_rights
 
-from radicale_plugin.access import WRITE, AccessPolicy, current_policy
+from radicale_plugin.access import AccessPolicy, current_policy
 from radicale_plugin.store_factory import store_from_radicale_config
 
 
@@ -28,21 +28,29 @@ class Rights(radicale_rights.BaseRights):
         return letters
 
     def _letters(self, policy: AccessPolicy, user: str, path: str) -> str:
+        """Radicale's letters: R/W on the root and homes (untagged collections), r/w on
+        calendars and their objects, f free/busy; "d" forbids deleting a calendar, "D" an
+        untagged collection, "o" a whole-calendar PUT (which replaces every object)."""
         parts = [p for p in pathutils.strip_path(path).split("/") if p]
         if not parts:
-            return "R"
+            return "R"  # discovery only: the root is never written nor deleted
         if len(parts) == 1:
             if parts[0] != user:
                 return ""
-            return "RW" if policy.has_scope(WRITE) else "R"
+            # A home holds the calendars of every workspace of its user: a token may not write
+            # or delete it, and nobody deletes it over CalDAV (users are managed by the CLI).
+            return "RWD" if policy.token is None else "RD"
         if len(parts) > 2:
             return ""
         record = self._store.get_collection("/".join(parts))
         if record is None or not record.tag:
-            # Not (yet) a calendar: only the owner may create one, with the write scope.
-            return "rw" if parts[0] == user and policy.has_scope(WRITE) else ""
+            # Not (yet) a calendar: its owner may create one where writes are allowed; a
+            # token's calendar goes to the token's workspace (Storage.create_collection).
+            return "rwD" if parts[0] == user and policy.may_create_calendars else "D"
         rights = policy.rights(record)
         letters = "r" if rights.read else ("f" if rights.freebusy else "")
         if rights.write:
             letters += "w" if rights.delete else "wd"  # d: may not delete the calendar itself
+            if not (rights.delete and policy.all_operations):
+                letters += "o"  # a whole-calendar PUT deletes and creates every object
         return letters

@@ -20,8 +20,10 @@ from radicale import storage as radicale_storage
 from radicale.item import filter as radicale_filter
 from radicale.log import logger
 
+from radicale_plugin.access import AccessPolicy, current_policy
 from radicale_plugin.bundle import bundle_calendar
 from radicale_plugin.index import TIMESTAMP_MAX, TIMESTAMP_MIN, InvalidObject
+from radicale_plugin.operations import CREATE, DELETE, missing_operations, operations_for_change
 from radicale_plugin.store import (
     CalendarStore,
     CollectionRecord,
@@ -37,6 +39,24 @@ PLUGIN_CONFIG_SCHEMA = {
         "calbridge_database_url": {"value": "", "type": str},
     }
 }
+
+
+class Refused(ValueError):
+    """A write the request's token may not make. Radicale's handlers turn a ValueError that
+    names EACCES into 403 Forbidden; raised before anything is written."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"[Errno 13] {reason}")
+
+
+def require_operations(needed: Iterable[str]) -> None:
+    """Refuse unless the CalDAV request's token may do ``needed`` (seed 004's operations)."""
+    policy = current_policy.get()
+    if policy is None or policy.token is None or policy.all_operations:
+        return
+    missing = missing_operations(needed, policy.token.operations)
+    if missing:
+        raise Refused("This token may not " + ", ".join(m.replace("_", " ") for m in missing))
 
 
 def http_date(timestamp: int) -> str:
@@ -111,12 +131,23 @@ class Collection(radicale_storage.BaseCollection):
     def upload(self, href: str, item: radicale_item.Item
                ) -> tuple[radicale_item.Item, radicale_item.Item | None]:
         prepared = self._storage.prepare_item(item)
+        self._check_operations(href, prepared.text)
         try:
             new, old = self.store.put_object(self.record.id, href, prepared)
         except Conflict as exc:
             raise ValueError(str(exc)) from exc
         self._refresh()
         return self._item(new), (self._item(old) if old else None)
+
+    def _check_operations(self, href: str, new_text: str) -> None:
+        policy = current_policy.get()
+        if policy is None or policy.all_operations:
+            return  # the common case pays for no comparison
+        old = self.store.get_objects(self.record.id, [href])
+        if not old:
+            require_operations([CREATE])
+            return
+        require_operations(operations_for_change(old[0].text, new_text, policy.user.email))
 
     def delete(self, href: str | None = None) -> None:
         if href is None:
@@ -135,6 +166,11 @@ class Collection(radicale_storage.BaseCollection):
         return dict(props) if key is None else props.get(key)
 
     def set_meta(self, props: Mapping[str, str]) -> None:
+        policy = current_policy.get()
+        if policy is not None and props.get("tag", "") != self.record.tag and \
+                not policy.rights(self.record).delete:
+            # Un-calendaring (or re-typing) a collection hides all it holds: as a delete.
+            raise Refused("Changing the resource type of a calendar needs calendars:admin.")
         self._record = self.store.set_props(self.record.id, props)
 
     @property
@@ -218,6 +254,7 @@ class Storage(radicale_storage.BaseStorage):
              to_href: str) -> None:
         assert isinstance(item.collection, Collection) and isinstance(to_collection, Collection)
         assert item.href is not None
+        require_operations([DELETE, CREATE])  # the object leaves one calendar for another
         self.store.move_object(item.collection.record.id, item.href,
                                to_collection.record.id, to_href)
 
@@ -233,7 +270,10 @@ class Storage(radicale_storage.BaseStorage):
             taken: set[str] = set()
             for item in items:
                 objects.append((_free_href(item.uid, taken), self.prepare_item(item)))
-        record, replaced, written = self.store.create_collection(sane_path, props, objects)
+        if objects:
+            require_operations([CREATE])
+        record, replaced, written = self.store.create_collection(
+            sane_path, props, objects, workspace_id=_workspace_of(current_policy.get()))
         collection = Collection(self, record.path, record)
         return collection, {h: collection._item(r) for h, r in replaced.items()}, written
 
@@ -257,6 +297,12 @@ class Storage(radicale_storage.BaseStorage):
                         logger.error("etag mismatch for %s/%s", child.path, obj.href)
                         ok = False
         return ok
+
+
+def _workspace_of(policy: AccessPolicy | None) -> int | None:
+    """A token's calendars live in the token's workspace (as a REST create); a password's in
+    its user's default workspace (the store decides when this is None)."""
+    return policy.workspace_id if policy is not None else None
 
 
 def _free_href(uid: str, taken: set[str]) -> str:

@@ -13,7 +13,8 @@ from radicale import config as radicale_config
 from radicale import types
 from radicale.app import Application
 
-from radicale_plugin.access import current_policy
+from radicale_plugin.access import caldav_refusal, current_policy
+from radicale_plugin.app.delete import ApplicationPartGuardedDelete
 from radicale_plugin.app.get import ApplicationPartCollectionGet
 from radicale_plugin.app.propfind import ApplicationPartListingPropfind
 from radicale_plugin.app.report import ApplicationPartExpandReport
@@ -32,7 +33,8 @@ def basic_username(environ: types.WSGIEnviron) -> str | None:
 
 
 class CalbridgeApplication(ApplicationPartExpandReport, ApplicationPartListingPropfind,
-                           ApplicationPartCollectionGet, Application):
+                           ApplicationPartCollectionGet, ApplicationPartGuardedDelete,
+                           Application):
     def __init__(self, configuration: radicale_config.Configuration) -> None:
         super().__init__(configuration)
         self._throttle = throttle_from_radicale_config(configuration)
@@ -41,6 +43,7 @@ class CalbridgeApplication(ApplicationPartExpandReport, ApplicationPartListingPr
                  ) -> Iterable[bytes]:
         # The policy belongs to this request only: waitress reuses threads.
         reset = current_policy.set(None)
+        refusal_reset = caldav_refusal.set(None)
         try:
             if "HTTP_AUTHORIZATION" in environ:
                 keys = self._throttle.keys(environ.get("REMOTE_ADDR"), basic_username(environ))
@@ -50,6 +53,23 @@ class CalbridgeApplication(ApplicationPartExpandReport, ApplicationPartListingPr
                         ("Content-Type", "text/plain; charset=utf-8"),
                         ("Retry-After", str(wait))])
                     return [b"Too many failed logins; retry later.\n"]
-            return super().__call__(environ, start_response)
+            return self._answer_refusals(environ, start_response)
         finally:
             current_policy.reset(reset)
+            caldav_refusal.reset(refusal_reset)
+
+    def _answer_refusals(self, environ: types.WSGIEnviron, start_response: Callable[..., Any]
+                         ) -> Iterable[bytes]:
+        """Radicale answers a refused login with 401, which makes clients ask for the password
+        again; a valid token that CalDAV cannot honour gets 403 with the reason instead."""
+        answer: list[tuple[str, list[tuple[str, str]]]] = []
+        body = super().__call__(environ, lambda status, headers, *_: answer.append(
+            (status, headers)))
+        refusal = caldav_refusal.get()
+        if refusal is not None:
+            if hasattr(body, "close"):
+                body.close()
+            start_response("403 Forbidden", [("Content-Type", "text/plain; charset=utf-8")])
+            return [refusal.encode() + b"\n"]
+        start_response(*answer[0])
+        return body
