@@ -27,7 +27,7 @@ from radicale_plugin.schema import (
     idempotency_key,
     outbox_message,
 )
-from radicale_plugin.store import CalendarStore, now_ts
+from radicale_plugin.store import CalendarStore, NotFound, now_ts
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +95,10 @@ def roll_horizon(store: CalendarStore, now: int, batch: int, report: Maintenance
                 # Stored under older rules: its rows stay, and it is not tried every run.
                 log.warning("cannot re-index %s in collection %s", row.href, row.collection_id)
                 prepared = None
-            rebuilt = store.reindex(row.collection_id, row.href, row.etag, prepared)
+            try:
+                rebuilt = store.reindex(row.collection_id, row.href, row.etag, prepared)
+            except NotFound:  # its calendar was deleted meanwhile
+                rebuilt = False
             if rebuilt and prepared is not None:
                 report.series_reindexed += 1
                 report.series_capped += prepared.index.capped
