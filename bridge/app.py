@@ -35,7 +35,9 @@ def create_app(settings: Settings, store: CalendarStore) -> OpenAPI:
         settings=settings, store=store, accounts=Accounts(store),
         throttle=LoginThrottle(store, ThrottlePolicy(
             max_failures=int(settings.get("security", "auth_max_failures")),
-            window_seconds=int(settings.get("security", "auth_failure_window")))),
+            window_seconds=int(settings.get("security", "auth_failure_window")),
+            max_failures_per_address=int(
+                settings.get("security", "auth_max_failures_per_address")))),
     )
     register_error_handlers(app)
     app.before_request(authenticate_request)

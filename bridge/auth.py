@@ -28,9 +28,9 @@ def authenticate_request() -> None:
     svc = services()
     scheme, _, secret = request.headers.get("Authorization", "").partition(" ")
     secret = secret.strip()
-    keys = svc.throttle.keys(request.remote_addr, None)
-    if secret.startswith(TOKEN_PREFIX):
-        keys.append("token:" + secret[len(TOKEN_PREFIX):].partition("_")[0])
+    prefix = secret[len(TOKEN_PREFIX):].partition("_")[0] if secret.startswith(TOKEN_PREFIX) \
+        else None
+    keys = svc.throttle.keys(request.remote_addr, token_prefix=prefix)
     wait = svc.throttle.retry_after(keys)
     if wait:
         raise RateLimited(wait)

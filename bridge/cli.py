@@ -7,9 +7,13 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from bridge.config import Settings, load_settings
 from radicale_plugin.store import StoreError
+
+if TYPE_CHECKING:
+    from radicale_plugin.maintenance import MaintenancePolicy
 
 
 def _print(args: argparse.Namespace, data: dict, text: str) -> None:
@@ -26,7 +30,6 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from bridge.mail import OutboxSender, SmtpSettings, configured_outbox
 
     store = open_configured_store(settings)
-    rolled = store.roll_horizon()
     smtp = SmtpSettings.from_settings(settings)
     if smtp.configured:
         OutboxSender(configured_outbox(store, settings), smtp,
@@ -36,13 +39,42 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     print(f"  CalDAV:   {base}/  (clients discover via {base}/.well-known/caldav)", flush=True)
     print(f"  API:      {base}/api/  (health: {base}/api/health)", flush=True)
     print(f"  data:     {settings.database_url}", flush=True)
-    if rolled:
-        print(f"  re-indexed {rolled} recurring series for the rolling horizon", flush=True)
     print(f"  mail:     {'via ' + smtp.host if smtp.configured else 'no SMTP: kept in outbox'}",
           flush=True)
-    waitress.serve(application, host=settings.host, port=settings.port,
-                   threads=int(settings.get("server", "threads")), ident="calbridge",
-                   _quiet=True)
+    server = waitress.create_server(application, host=settings.host, port=settings.port,
+                                    threads=int(settings.get("server", "threads")),
+                                    # bridge/wsgi.py decides which proxies to believe
+                                    clear_untrusted_proxy_headers=False, ident="calbridge")
+    # Maintenance starts once the socket listens: serving never waits for it.
+    from radicale_plugin.maintenance import MaintenanceThread
+
+    MaintenanceThread(store, maintenance_policy(settings),
+                      float(settings.get("maintenance", "interval"))).start()
+    server.run()
+    return 0
+
+
+def maintenance_policy(settings: Settings) -> MaintenancePolicy:
+    from radicale_plugin.maintenance import DAY, MaintenancePolicy
+
+    def days(key: str) -> int:
+        return int(float(settings.get("maintenance", key)) * DAY)
+
+    return MaintenancePolicy(
+        change_log_retention_seconds=days("change_log_retention_days"),
+        sent_mail_retention_seconds=days("sent_mail_retention_days"),
+        auth_failure_window_seconds=int(settings.get("security", "auth_failure_window")),
+        batch_size=int(settings.get("maintenance", "batch_size")))
+
+
+def cmd_maintenance(args: argparse.Namespace, settings: Settings) -> int:
+    from bridge.wsgi import open_configured_store
+    from radicale_plugin.maintenance import run_maintenance
+
+    report = run_maintenance(open_configured_store(settings), maintenance_policy(settings))
+    counts = report.as_dict()
+    _print(args, counts, "\n".join(f"{key.replace('_', ' ')}: {value}"
+                                   for key, value in counts.items()))
     return 0
 
 
@@ -257,6 +289,11 @@ def build_parser() -> argparse.ArgumentParser:
     ob_send = outbox.add_parser("send", help="deliver what is due now (for cron)")
     ob_send.add_argument("--json", action="store_true")
     ob_send.set_defaults(func=cmd_outbox_send)
+
+    maintenance = commands.add_parser(
+        "maintenance", help="roll the occurrence horizon and prune old rows once (for cron)")
+    maintenance.add_argument("--json", action="store_true")
+    maintenance.set_defaults(func=cmd_maintenance)
 
     imp = commands.add_parser("import", help="import a whole-calendar .ics into a calendar")
     imp.add_argument("calendar_path", help="/<username>/<calendar>/")

@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 DEFAULTS: dict[str, dict[str, Any]] = {
-    "server": {"host": "127.0.0.1", "port": 5232, "base_url": "", "threads": 8},
+    "server": {"host": "127.0.0.1", "port": 5232, "base_url": "", "threads": 8,
+               "trusted_proxies": []},
     "storage": {
         "data_dir": "./data",
         "database_url": "",
@@ -21,7 +22,11 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "smtp": {"host": "", "port": 25, "security": "none", "username": "", "password": "",
              "from": "", "interval": 5.0, "retry_seconds": 30, "max_attempts": 12,
              "timeout": 30.0, "lease_seconds": 300},
-    "security": {"auth_max_failures": 20, "auth_failure_window": 300, "auth_delay": 1.0},
+    "security": {"auth_max_failures": 20, "auth_failure_window": 300, "auth_delay": 1.0,
+                 "auth_max_failures_per_address": 200},
+    # Radicale keeps sync tokens for 30 days too (its storage.max_sync_token_age).
+    "maintenance": {"interval": 3600.0, "batch_size": 500, "change_log_retention_days": 30,
+                    "sent_mail_retention_days": 30},
     "logging": {"level": "warning"},
 }
 
@@ -67,6 +72,8 @@ class Settings:
 
 
 def _coerce(default: Any, raw: str) -> Any:
+    if isinstance(default, list):
+        return [item.strip() for item in raw.split(",") if item.strip()]
     if isinstance(default, bool):
         return raw.lower() in ("1", "true", "yes", "on")
     if isinstance(default, int):

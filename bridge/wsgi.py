@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -19,16 +20,72 @@ WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 FLASK_PREFIXES = ("/api", "/ics")
 
 
-class PathDispatcher:
-    """Send /api and /ics to Flask, everything else to Radicale, paths untouched."""
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+# What waitress clears from untrusted peers by default; the dispatcher does it for every
+# WSGI server, so that only a trusted proxy's word reaches the apps.
+PROXY_HEADERS = ("HTTP_FORWARDED", "HTTP_X_FORWARDED_FOR", "HTTP_X_FORWARDED_BY",
+                 "HTTP_X_FORWARDED_HOST", "HTTP_X_FORWARDED_PORT", "HTTP_X_FORWARDED_PROTO")
 
-    def __init__(self, default: WSGIApp, flask_app: WSGIApp, store: CalendarStore) -> None:
+
+def trusted_networks(entries: Iterable[str] | str) -> tuple[Network, ...]:
+    """``server.trusted_proxies``: addresses or networks ("10.0.0.0/8"), as a list or a
+    comma-separated string."""
+    if isinstance(entries, str):
+        entries = entries.split(",")
+    return tuple(ipaddress.ip_network(entry.strip(), strict=False)
+                 for entry in entries if entry.strip())
+
+
+def forwarded_client(environ: dict[str, Any], trusted: tuple[Network, ...]) -> None:
+    """Set REMOTE_ADDR to the client a trusted proxy names in X-Forwarded-For (werkzeug's
+    ProxyFix semantics, keyed by the proxy's address instead of a count; the original is kept
+    in ``werkzeug.proxy_fix.orig``). From an untrusted peer the header is ignored, since
+    anyone can send it (and dropped). Through a chain of trusted proxies the nearest
+    untrusted address is the client; every entry to its left was written by the client."""
+    peer = environ.get("REMOTE_ADDR", "")
+    if not _is_trusted(peer, trusted):
+        for header in PROXY_HEADERS:
+            environ.pop(header, None)
+        return
+    forwarded = environ.get("HTTP_X_FORWARDED_FOR", "")
+    if not forwarded:
+        return
+    client = peer
+    for entry in reversed(forwarded.split(",")):
+        entry = entry.strip()
+        try:
+            ipaddress.ip_address(entry)
+        except ValueError:
+            break  # not an address a proxy writes: trust nothing further left
+        client = entry
+        if not _is_trusted(entry, trusted):
+            break
+    environ.setdefault("werkzeug.proxy_fix.orig", {"REMOTE_ADDR": peer})
+    environ["REMOTE_ADDR"] = client
+
+
+def _is_trusted(address: str, trusted: tuple[Network, ...]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in trusted)
+
+
+class PathDispatcher:
+    """Send /api and /ics to Flask, everything else to Radicale, paths untouched; both see
+    the client address behind trusted proxies."""
+
+    def __init__(self, default: WSGIApp, flask_app: WSGIApp, store: CalendarStore,
+                 trusted_proxies: tuple[Network, ...] = ()) -> None:
         self.default = default
         self.flask_app = flask_app
         self.store = store
+        self.trusted_proxies = trusted_proxies
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]
                  ) -> Iterable[bytes]:
+        forwarded_client(environ, self.trusted_proxies)
         path = environ.get("PATH_INFO", "")
         app = self.default
         for prefix in FLASK_PREFIXES:
@@ -59,6 +116,8 @@ def radicale_configuration(settings: Settings) -> radicale_config.Configuration:
         "calbridge_database_url": settings.database_url,
         "calbridge_auth_max_failures": str(settings.get("security", "auth_max_failures")),
         "calbridge_auth_failure_window": str(settings.get("security", "auth_failure_window")),
+        "calbridge_auth_max_failures_per_address":
+            str(settings.get("security", "auth_max_failures_per_address")),
     }}, "calbridge", privileged=True)
     return configuration
 
@@ -77,4 +136,5 @@ def open_configured_store(settings: Settings) -> CalendarStore:
 def build_application(settings: Settings) -> PathDispatcher:
     store = open_configured_store(settings)
     dav = CalbridgeApplication(radicale_configuration(settings))
-    return PathDispatcher(dav, create_app(settings, store), store)
+    return PathDispatcher(dav, create_app(settings, store), store,
+                          trusted_networks(settings.get("server", "trusted_proxies")))

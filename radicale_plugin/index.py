@@ -47,6 +47,10 @@ class ObjectIndex:
     indexed_from: int
     indexed_until: int
     occurrences: list[tuple[int, int]] = field(default_factory=list)
+    # Rows stop at policy.max_per_series, before the window's edge.
+    capped: bool = False
+    # When the rolling horizon rebuilds these rows (TIMESTAMP_MAX: never).
+    reindex_at: int = TIMESTAMP_MAX
 
     @property
     def max_duration(self) -> int:
@@ -148,7 +152,25 @@ def build_index(
     # wholly inside it is complete everywhere.
     index.indexed_from = TIMESTAMP_MIN if start_ts >= from_ts else from_ts
     if truncated_at is not None:
-        index.indexed_until = truncated_at
+        index.indexed_until, index.capped = truncated_at, True
     else:
         index.indexed_until = TIMESTAMP_MAX if end_ts <= until_ts else until_ts
+    index.reindex_at = reindex_time(index, to_timestamp(now), policy)
     return index
+
+
+def reindex_time(index: ObjectIndex, now_ts: int, policy: IndexPolicy) -> int:
+    """When rebuilding ``index`` would move its rows forward; always later than ``now_ts``.
+
+    A series cut at the window's edge is rebuilt when that edge is within half a horizon.
+    A capped series keeps the same number of rows from the window's start, so a rebuild
+    moves its end by the time elapsed: it waits until now passes where its rows stop, and,
+    when they stop in the past already (too dense for the window), half a horizon.
+    """
+    if index.indexed_until >= TIMESTAMP_MAX or index.indexed_until <= TIMESTAMP_MIN \
+            or index.end_ts <= index.indexed_until:
+        return TIMESTAMP_MAX
+    half_horizon = policy.future_days * 86400 // 2
+    if index.capped:
+        return index.indexed_until if index.indexed_until > now_ts else now_ts + half_horizon
+    return max(index.indexed_until - half_horizon, now_ts + 1)

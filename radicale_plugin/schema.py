@@ -65,11 +65,16 @@ calendar_object = sa.Table(
     sa.Column("indexed_from", sa.BigInteger, nullable=False),
     sa.Column("indexed_until", sa.BigInteger, nullable=False),
     sa.Column("last_modified", sa.BigInteger, nullable=False),
+    # When the rolling horizon next rebuilds this object's rows (TIMESTAMP_MAX: never), and
+    # whether its rows stop at index_max_per_series rather than at the window's edge.
+    sa.Column("reindex_at", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("index_capped", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.UniqueConstraint("collection_id", "href", name="uq_object_href"),
     sa.Index("ix_object_uid", "collection_id", "uid"),
     sa.Index("ix_object_indexed_until", "collection_id", "indexed_until"),
     sa.Index("ix_object_indexed_from", "collection_id", "indexed_from"),
     sa.Index("ix_object_envelope", "collection_id", "component", "start_ts", "end_ts"),
+    sa.Index("ix_object_reindex_at", "reindex_at"),
 )
 
 occurrence = sa.Table(
@@ -102,7 +107,10 @@ change = sa.Table(
     sa.Column("revision", sa.BigInteger, nullable=False),
     sa.Column("href", sa.String(MAX_PATH_LENGTH), nullable=False),
     sa.Column("deleted", sa.Boolean, nullable=False),
+    # When the change was written: maintenance prunes the log past a retention.
+    sa.Column("changed_at", sa.BigInteger, nullable=False, server_default="0"),
     sa.Index("ix_change_revision", "collection_id", "revision"),
+    sa.Index("ix_change_changed_at", "changed_at"),
 )
 
 user_account = sa.Table(
@@ -164,7 +172,8 @@ api_token = sa.Table(
 auth_failure = sa.Table(
     "auth_failure",
     metadata,
-    # "addr:<ip>" or "user:<name>": failed logins counted per fixed window.
+    # "addr:<ip>", "pair:<ip> user:<name>" or "pair:<ip> token:<prefix>": failed logins
+    # counted per fixed window (radicale_plugin/throttle.py).
     sa.Column("key", sa.String(320), primary_key=True),
     sa.Column("window_start", sa.BigInteger, nullable=False),
     sa.Column("count", sa.Integer, nullable=False),

@@ -21,7 +21,7 @@ from sqlalchemy.engine import Connection, Engine, RowMapping
 
 from radicale_plugin import engine as engine_mod
 from radicale_plugin.index import (
-    TIMESTAMP_MIN,
+    TIMESTAMP_MAX,
     IndexPolicy,
     InvalidObject,
     ObjectIndex,
@@ -174,14 +174,16 @@ class CalendarStore:
 
     # -- preparing objects (pure CPU, no lock held) ------------------------------------------
 
-    def prepare(self, text: str, envelope: tuple[int, int] | None = None) -> PreparedObject:
-        """Validate and index one object. ``envelope`` is Radicale's time_range if known."""
+    def prepare(self, text: str, envelope: tuple[int, int] | None = None,
+                now: dt.datetime | None = None) -> PreparedObject:
+        """Validate and index one object. ``envelope`` is Radicale's time_range if known;
+        ``now`` places the rolling window (maintenance passes its own clock)."""
         if len(text.encode()) > self.max_object_bytes:
             raise InvalidObject(f"object larger than {self.max_object_bytes} bytes")
         cal = parse_object(text)
         if envelope is None:
             envelope = radicale_envelope(text)
-        index = build_index(cal, envelope, dt.datetime.now(dt.UTC), self.policy)
+        index = build_index(cal, envelope, now or dt.datetime.now(dt.UTC), self.policy)
         return PreparedObject(text=text, etag=radicale_item.get_etag(text), index=index)
 
     # -- collections -------------------------------------------------------------------------
@@ -487,31 +489,22 @@ class CalendarStore:
 
     # -- maintenance ---------------------------------------------------------------------------
 
-    def roll_horizon(self, batch: int = 500) -> int:
-        """Re-index series whose materialized window ends within half a horizon from now."""
-        threshold = now_ts() + self.policy.future_days * 86400 // 2
-        done = 0
-        while True:
-            with self.read() as conn:
-                rows = conn.execute(
-                    sa.select(calendar_object.c.collection_id, calendar_object.c.href,
-                              calendar_object.c.text, calendar_object.c.start_ts,
-                              calendar_object.c.end_ts)
-                    .where(calendar_object.c.indexed_until < threshold,
-                           calendar_object.c.indexed_until > TIMESTAMP_MIN,
-                           calendar_object.c.end_ts > calendar_object.c.indexed_until)
-                    .limit(batch)
-                ).all()
-            if not rows:
-                return done
-            for cid, href, text, start_ts, end_ts in rows:
-                prepared = self.prepare(text, (start_ts, end_ts))
-                with self.write(self._lock_path(cid)) as conn:
-                    self._put(conn, cid, href, prepared,
-                              old=self._objects(conn, cid, [href])[0], log=False)
-                done += 1
-            if len(rows) < batch:
-                return done
+    def reindex(self, collection_id: int, href: str, etag: str,
+                prepared: PreparedObject | None) -> bool:
+        """Rewrite an object's index rows (the rolling horizon), unless its text changed since
+        ``etag`` was read: that write indexed it already, and its text must not be undone.
+        Not a change of the object, so nothing is logged and the revision stays. Without
+        ``prepared`` (the text no longer indexes) the rows stay and the object never rolls."""
+        with self.write(self._lock_path(collection_id)) as conn:
+            old = self._objects(conn, collection_id, [href])
+            if not old or old[0].etag != etag:
+                return False
+            if prepared is None:
+                conn.execute(calendar_object.update().where(
+                    calendar_object.c.id == old[0].id).values(reindex_at=TIMESTAMP_MAX))
+            else:
+                self._put(conn, collection_id, href, prepared, old=old[0], log=False)
+            return True
 
     # -- internals -------------------------------------------------------------------------------
 
@@ -589,8 +582,9 @@ class CalendarStore:
     def _log_changes(self, conn: Connection, collection_id: int, hrefs: Iterable[str],
                      deleted: bool) -> None:
         revision = self._bump(conn, collection_id)
+        now = now_ts()
         rows = [{"collection_id": collection_id, "revision": revision, "href": h,
-                 "deleted": deleted} for h in hrefs]
+                 "deleted": deleted, "changed_at": now} for h in hrefs]
         if rows:
             conn.execute(change.insert(), rows)
 
@@ -612,8 +606,10 @@ class CalendarStore:
             "uid": index.uid, "etag": prepared.etag, "component": index.component,
             "text": prepared.text, "start_ts": index.start_ts, "end_ts": index.end_ts,
             "indexed_from": index.indexed_from, "indexed_until": index.indexed_until,
-            "last_modified": now,
+            "reindex_at": index.reindex_at, "index_capped": index.capped,
         }
+        if old is None or log:  # a re-index changes no content: getlastmodified stays
+            values["last_modified"] = now
         if old is not None:
             object_id = old.id
             if old.uid != index.uid:

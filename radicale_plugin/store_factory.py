@@ -47,4 +47,5 @@ def throttle_from_radicale_config(configuration: radicale_config.Configuration) 
 
     return LoginThrottle(store_from_radicale_config(configuration), ThrottlePolicy(
         max_failures=option("calbridge_auth_max_failures", 20),
-        window_seconds=option("calbridge_auth_failure_window", 300)))
+        window_seconds=option("calbridge_auth_failure_window", 300),
+        max_failures_per_address=option("calbridge_auth_max_failures_per_address", 200)))

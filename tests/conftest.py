@@ -66,6 +66,25 @@ class Server:
         finally:
             engine.dispose()
 
+    def execute(self, statement: sa.Executable) -> int:
+        """Run one statement on this server's store (for a test to move stored times back,
+        as if the clock had moved on); returns the rows it touched."""
+        engine = sa.create_engine(self.database_url)
+        try:
+            with engine.begin() as conn:
+                return conn.execute(statement).rowcount
+        finally:
+            engine.dispose()
+
+    def count(self, table: sa.Table) -> int:
+        """The number of rows of one table of this server's store."""
+        engine = sa.create_engine(self.database_url)
+        try:
+            with engine.connect() as conn:
+                return conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
+        finally:
+            engine.dispose()
+
     def stored_bytes(self) -> bytes:
         """The SQLite store's files as they are on disk (b"" on another engine)."""
         if self.dialect != "sqlite":
@@ -82,14 +101,14 @@ class Server:
         return subprocess.run([sys.executable, "-m", "bridge.cli", *args], cwd=ROOT, env=self.env,
                               input=stdin, capture_output=True, text=True, check=False)
 
-    def start(self) -> None:
+    def start(self, timeout: float = 30) -> None:
         self.log_path = self.data_dir / f"server-{self.port}.log"
         self.data_dir.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log:  # the child keeps its own copy of the handle
             self.process = subprocess.Popen([sys.executable, "-m", "bridge.cli", "serve"],
                                             cwd=ROOT, env=self.env, stdout=log,
                                             stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"server exited: {self.log_path.read_text()}")
@@ -160,7 +179,8 @@ def own_server(tmp_path: Path, request: pytest.FixtureRequest, backend: str) -> 
 
 
 QUIET_AUTH = {"CALBRIDGE_SECURITY_AUTH_DELAY": "0",
-              "CALBRIDGE_SECURITY_AUTH_MAX_FAILURES": "100000"}
+              "CALBRIDGE_SECURITY_AUTH_MAX_FAILURES": "100000",
+              "CALBRIDGE_SECURITY_AUTH_MAX_FAILURES_PER_ADDRESS": "100000"}
 
 
 @pytest.fixture(scope="module")

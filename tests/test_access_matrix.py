@@ -38,6 +38,7 @@ class UnthrottledServer(Server):
     @property
     def env(self) -> dict[str, str]:
         return {**super().env, "CALBRIDGE_SECURITY_AUTH_MAX_FAILURES": "100000",
+                "CALBRIDGE_SECURITY_AUTH_MAX_FAILURES_PER_ADDRESS": "100000",
                 "CALBRIDGE_SECURITY_AUTH_DELAY": "0"}
 
 

@@ -86,3 +86,33 @@ def test_todo_is_left_to_radicale() -> None:
 def test_invalid_objects_are_refused(text: str) -> None:
     with pytest.raises(InvalidObject):
         parse_object(text)
+
+
+def test_a_series_cut_at_the_windows_edge_rolls_at_half_a_horizon() -> None:
+    policy = IndexPolicy(past_days=10, future_days=20, max_per_series=1000)
+    index = index_of(data.open_ended_daily("d"), policy)
+    assert not index.capped
+    assert index.reindex_at == to_timestamp(NOW + dt.timedelta(days=10))
+
+
+def test_a_capped_series_rolls_once_now_passes_where_its_rows_stop() -> None:
+    policy = IndexPolicy(past_days=10, future_days=20, max_per_series=15)
+    index = index_of(data.open_ended_daily("d"), policy)
+    assert index.capped and index.indexed_until > to_timestamp(NOW)
+    assert index.reindex_at == index.indexed_until
+
+
+def test_a_series_capped_before_now_rolls_at_half_a_horizon_not_at_once() -> None:
+    policy = IndexPolicy(past_days=10, future_days=20, max_per_series=8)
+    index = index_of(data.open_ended_daily("d"), policy)
+    assert index.capped and index.indexed_until < to_timestamp(NOW)
+    assert index.reindex_at == to_timestamp(NOW + dt.timedelta(days=10))
+
+
+@pytest.mark.parametrize("text", [
+    data.single_event("a", "20261201T100000Z", "20261201T110000Z"),
+    data.weekly_with_exdate_and_override("w"),
+    data.todo("t", "20261201T100000Z"),
+])
+def test_complete_or_unindexed_objects_never_roll(text: str) -> None:
+    assert index_of(text).reindex_at == TIMESTAMP_MAX
