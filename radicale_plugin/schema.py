@@ -102,6 +102,8 @@ change = sa.Table(
     sa.Column("revision", sa.BigInteger, nullable=False),
     sa.Column("href", sa.String(MAX_PATH_LENGTH), nullable=False),
     sa.Column("deleted", sa.Boolean, nullable=False),
+    # The REST eventId of the object, so that a REST sync can name what was deleted.
+    sa.Column("public_id", sa.String(36), nullable=True),
     sa.Index("ix_change_revision", "collection_id", "revision"),
 )
 
