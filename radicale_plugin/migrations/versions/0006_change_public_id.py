@@ -1,8 +1,8 @@
 """The change log remembers the public id (the REST eventId) of what it logs, so that the REST
 sync token can name deleted events.
 
-Revision ID: 0005_change_public_id
-Revises: 0004_outbox
+Revision ID: 0006_change_public_id
+Revises: 0005_maintenance
 Create Date: 2026-12-02
 """
 
@@ -11,8 +11,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005_change_public_id"
-down_revision = "0004_outbox"
+revision = "0006_change_public_id"
+down_revision = "0005_maintenance"
 branch_labels = None
 depends_on = None
 
