@@ -109,6 +109,8 @@ change = sa.Table(
     sa.Column("deleted", sa.Boolean, nullable=False),
     # When the change was written: maintenance prunes the log past a retention.
     sa.Column("changed_at", sa.BigInteger, nullable=False, server_default="0"),
+    # The REST eventId of the object, so that a REST sync can name what was deleted.
+    sa.Column("public_id", sa.String(36), nullable=True),
     sa.Index("ix_change_revision", "collection_id", "revision"),
     sa.Index("ix_change_changed_at", "changed_at"),
 )

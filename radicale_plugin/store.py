@@ -69,6 +69,14 @@ class InvalidSyncToken(StoreError, ValueError):
     """Unknown, foreign or pruned sync token (Radicale answers valid-sync-token)."""
 
 
+class ExpiredSyncToken(InvalidSyncToken):
+    """A sync token older than the retained change log: the client must sync in full."""
+
+
+class TooManyChanges(StoreError):
+    """More changes since a sync token than one answer may carry: sync in full (paged)."""
+
+
 __all__ = ["Conflict", "InvalidObject", "InvalidSyncToken", "NotFound", "PreconditionFailed"]
 
 
@@ -253,7 +261,8 @@ class CalendarStore:
                 cid = existing["id"]
                 replaced = {r.href: r for r in self._objects(conn, cid)}
                 if replaced:
-                    self._log_changes(conn, cid, replaced, deleted=True)
+                    self._log_changes(conn, cid, {h: r.public_id for h, r in replaced.items()},
+                                      deleted=True)
                     conn.execute(calendar_object.delete().where(
                         calendar_object.c.collection_id == cid))
                 conn.execute(
@@ -382,7 +391,7 @@ class CalendarStore:
             if if_match is not None and if_match != "*" and old[0].etag != if_match:
                 raise PreconditionFailed(f"{href} does not match {if_match}")
             conn.execute(calendar_object.delete().where(calendar_object.c.id == old[0].id))
-            self._log_changes(conn, collection_id, [href], deleted=True)
+            self._log_changes(conn, collection_id, {href: old[0].public_id}, deleted=True)
             return old[0]
 
     def move_object(self, from_collection_id: int, href: str, to_collection_id: int,
@@ -403,8 +412,9 @@ class CalendarStore:
             conn.execute(occurrence.update().where(occurrence.c.object_id == record.id).values(
                 collection_id=to_collection_id))
             self._widen_max_duration(conn, to_collection_id, from_collection_id)
-            self._log_changes(conn, from_collection_id, [href], deleted=True)
-            self._log_changes(conn, to_collection_id, [to_href], deleted=False)
+            self._log_changes(conn, from_collection_id, {href: record.public_id}, deleted=True)
+            self._log_changes(conn, to_collection_id, {to_href: record.public_id},
+                              deleted=False)
             return self._objects(conn, to_collection_id, [to_href])[0]
 
     # -- queries -------------------------------------------------------------------------------
@@ -429,6 +439,27 @@ class CalendarStore:
                 ).distinct()
             ).scalars().all()
             return record.sync_token, list(hrefs)
+
+    def changed_objects(self, collection_id: int, token: str, max_changes: int
+                        ) -> tuple[str, list[ObjectRecord], list[str]]:
+        """The current sync token, the objects changed after ``token`` (as they are now) and
+        the public ids of those deleted since, for the REST door. O(changes), at most
+        ``max_changes`` log rows (else TooManyChanges)."""
+        with self.read() as conn:
+            record = self._collection(conn, collection_id)
+            since = self._parse_token(record, token)
+            rows = conn.execute(
+                sa.select(change.c.href, change.c.public_id, change.c.deleted).where(
+                    change.c.collection_id == collection_id, change.c.revision > since)
+                .limit(max_changes + 1)
+            ).all()
+            if len(rows) > max_changes:
+                raise TooManyChanges(f"more than {max_changes} changes since {token!r}")
+            current = self._objects(conn, collection_id, sorted({r.href for r in rows}))
+            present = {o.public_id for o in current}
+            deleted = sorted({r.public_id for r in rows
+                              if r.deleted and r.public_id and r.public_id not in present})
+            return record.sync_token, current, deleted
 
     def objects_in_window(
         self, collection_id: int, start: int, end: int, component: str | None = "VEVENT"
@@ -579,12 +610,14 @@ class CalendarStore:
         tx.revisions[collection_id] = revision
         return revision
 
-    def _log_changes(self, conn: Connection, collection_id: int, hrefs: Iterable[str],
-                     deleted: bool) -> None:
+    def _log_changes(self, conn: Connection, collection_id: int,
+                     hrefs: Mapping[str, str | None], deleted: bool) -> None:
+        """Log ``hrefs`` (href -> the object's public id) as changed or deleted."""
         revision = self._bump(conn, collection_id)
         now = now_ts()
         rows = [{"collection_id": collection_id, "revision": revision, "href": h,
-                 "deleted": deleted, "changed_at": now} for h in hrefs]
+                 "deleted": deleted, "changed_at": now, "public_id": p}
+                for h, p in hrefs.items()]
         if rows:
             conn.execute(change.insert(), rows)
 
@@ -612,8 +645,11 @@ class CalendarStore:
             values["last_modified"] = now
         if old is not None:
             object_id = old.id
-            if old.uid != index.uid:
-                values["public_id"] = str(uuid.uuid4())
+            public_id = old.public_id
+            if old.uid != index.uid:  # another event at the same href: the old one is gone
+                public_id = values["public_id"] = str(uuid.uuid4())
+                if log:
+                    self._log_changes(conn, collection_id, {href: old.public_id}, deleted=True)
             conn.execute(calendar_object.update().where(
                 calendar_object.c.id == object_id).values(**values))
             conn.execute(occurrence.delete().where(occurrence.c.object_id == object_id))
@@ -631,7 +667,7 @@ class CalendarStore:
                 collection.c.max_occurrence_seconds < index.max_duration,
             ).values(max_occurrence_seconds=index.max_duration))
         if log:
-            self._log_changes(conn, collection_id, [href], deleted=False)
+            self._log_changes(conn, collection_id, {href: public_id}, deleted=False)
         return self._objects(conn, collection_id, [href])[0]
 
     @staticmethod
@@ -646,7 +682,7 @@ class CalendarStore:
         if cid != record.id or revision > record.revision:
             raise InvalidSyncToken(f"sync token {token!r} is not of this collection")
         if revision < record.log_floor:
-            raise InvalidSyncToken(f"sync token {token!r} is older than the change log")
+            raise ExpiredSyncToken(f"sync token {token!r} is older than the change log")
         return revision
 
 

@@ -48,7 +48,13 @@ from radicale_plugin.expand import parsed_objects
 from radicale_plugin.idempotency import IdempotencyKeys, StoredResponse, fingerprint
 from radicale_plugin.mail_header import check_email
 from radicale_plugin.outbox import Outbox, OutgoingMessage
-from radicale_plugin.store import CollectionRecord, ObjectRecord
+from radicale_plugin.store import (
+    CollectionRecord,
+    ExpiredSyncToken,
+    InvalidSyncToken,
+    ObjectRecord,
+    TooManyChanges,
+)
 
 events_blueprint = APIBlueprint(
     "access_events", __name__, url_prefix="/api/access/calendar",
@@ -56,6 +62,8 @@ events_blueprint = APIBlueprint(
     abp_security=[{"bearer": []}], abp_responses=problem_responses(401, 403, 404, 429))
 
 MAX_ATTENDEES = 100
+# One incremental sync answers at most this many logged changes; past it, 410 (list again).
+MAX_SYNC_CHANGES = 5000
 # Which allowed operation a PATCH field needs (the token model of seed 004's peer).
 FIELD_OPERATIONS = {"summary": "edit_title", "eventType": "edit_title",
                     "description": "edit_description", "location": "edit_location",
@@ -146,6 +154,9 @@ class ListQuery(ApiModel):
     offset: int = Field(0, ge=0)
     include_cancelled: bool = Field(False, alias="includeCancelled")
     time_zone: str | None = Field(None, alias="timeZone")
+    sync_token: str | None = Field(None, alias="syncToken", max_length=200, description=(
+        "The nextSyncToken of an earlier answer for the same calendarId: answer only what "
+        "changed since (410 when the token is older than the retained change log)"))
 
 
 class FreeBusyQuery(ApiModel):
@@ -203,7 +214,9 @@ class ListMeta(ApiModel):
 
 class EventList(ApiModel):
     events: list[Event]
-    meta: ListMeta
+    meta: ListMeta | None = None
+    deleted: list[str] | None = Field(None, description="ids deleted since the syncToken")
+    next_sync_token: str | None = Field(None, description="with calendarId: for the next sync")
     access_info: str
     current_user_calendar_email: str
 
@@ -470,7 +483,11 @@ def list_events(query: ListQuery):  # type: ignore[no-untyped-def]
     policy = _policy()
     if policy.token and policy.token.access_level == "free_busy_only":
         raise AccessDenied("This token sees free/busy time only.")
+    if query.sync_token is not None:
+        return _changes_since(policy, query)
     start, end, clamped = _window(query.from_, query.to, policy)
+    # Taken before the read: a change made meanwhile is sent again by the next sync.
+    sync_token = _calendar(query.calendar_id, "read").sync_token if query.calendar_id else None
     occurrences: list[Occurrence] = []
     for calendar in _readable_calendars(policy, query.calendar_id, "read"):
         occurrences.extend(expand_occurrences(services().store, calendar.id, start, end))
@@ -489,8 +506,40 @@ def list_events(query: ListQuery):  # type: ignore[no-untyped-def]
         "count": len(events), "offset": query.offset, "limit": query.limit,
         "hasMore": query.offset + len(events) < len(occurrences),
         "totalCount": len(occurrences), "truncated": clamped,
-        "from": _iso(start), "to": _iso(end)},
+        "from": _iso(start), "to": _iso(end)}, "nextSyncToken": sync_token,
         "accessInfo": access_info(policy), "currentUserCalendarEmail": policy.user.email}
+
+
+def _changes_since(policy: AccessPolicy, query: ListQuery) -> dict:
+    """Events (whole series, as stored now) changed since the token and the ids deleted
+    since, from the change log (O(changes)); within the token's timeframe, like a list."""
+    if query.calendar_id is None:
+        raise ValidationFailed("A syncToken belongs to one calendar: give its calendarId.",
+                               errors=[{"field": "calendarId", "code": "required",
+                                        "message": "required with syncToken"}])
+    calendar = _calendar(query.calendar_id, "read")
+    try:
+        token, changed, deleted = services().store.changed_objects(
+            calendar.id, query.sync_token or "", max_changes=MAX_SYNC_CHANGES)
+    except (ExpiredSyncToken, TooManyChanges) as exc:
+        raise ApiError(f"{exc}; list the calendar again for a new syncToken.",
+                       code="FULL_SYNC_REQUIRED", status=410) from exc
+    except InvalidSyncToken as exc:
+        raise ValidationFailed(str(exc), errors=[{"field": "syncToken", "code": "invalid",
+                                                  "message": "not a token of this calendar"}]
+                               ) from exc
+    earliest, latest = policy.timeframe()
+    events = []
+    for record in changed:
+        if record.component != "VEVENT":
+            continue
+        # the envelope spans every instance of a series (open-ended rules: Radicale's maximum)
+        if (earliest and record.end_ts <= earliest.timestamp()) or \
+                (latest and record.start_ts >= latest.timestamp()):
+            continue
+        events.append(_render(record, policy))
+    return {"events": events, "deleted": deleted, "nextSyncToken": token,
+            "accessInfo": access_info(policy), "currentUserCalendarEmail": policy.user.email}
 
 
 @events_blueprint.get("/events/<eventId>", responses={200: EventEnvelope})
