@@ -10,7 +10,8 @@ from dataclasses import dataclass
 import pytest
 import requests
 
-from tests.api_helpers import Api, WorkspaceClients, assert_problem
+from radicale_plugin.schema import change
+from tests.api_helpers import Api, WorkspaceClients, assert_problem, cli_json
 from tests.conftest import PASSWORD, Server
 
 EVENTS = "/api/access/calendar/events"
@@ -90,3 +91,16 @@ def test_a_token_of_another_calendar_or_garbage_is_refused(env: Env) -> None:
     assert_problem(env.listing(syncToken="garbage"), 400, "VALIDATION_ERROR", "syncToken")
     assert_problem(env.api.get(EVENTS, params={"syncToken": foreign}), 400, "VALIDATION_ERROR",
                    "calendarId")
+
+
+def test_a_token_older_than_the_retained_log_gets_410_after_maintenance(env: Env) -> None:
+    env.create("first")
+    old_token = env.listing().json()["nextSyncToken"]
+    env.create("second")
+    env.server.execute(change.update().where(change.c.collection_id == env.calendar["id"])
+                       .values(changed_at=change.c.changed_at - 40 * 86400))
+    env.create("after the retention")
+    cli_json(env.server, "maintenance")  # retention: 30 days by default
+    assert_problem(env.listing(syncToken=old_token), 410, "FULL_SYNC_REQUIRED")
+    fresh = env.listing().json()["nextSyncToken"]
+    assert env.listing(syncToken=fresh).json()["events"] == []
