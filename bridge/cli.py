@@ -224,8 +224,9 @@ def build_parser() -> argparse.ArgumentParser:
     tk_create.add_argument("--calendars", help="allow-list of calendar ids, comma separated")
     tk_create.add_argument("--past-days", type=int)
     tk_create.add_argument("--future-days", type=int)
-    tk_create.add_argument("--access-level", default="full_access",
-                           choices=["free_busy_only", "view_only", "full_access"])
+    tk_create.add_argument("--access-level", choices=["free_busy_only", "view_only",
+                                                      "full_access"],
+                           help="default: full_access with a write scope, else view_only")
     tk_create.add_argument("--operations", help="allowed operations, comma separated, or all")
     tk_create.add_argument("--visible-fields", help="visible fields, comma separated, or all")
     tk_create.add_argument("--expires-in-days", type=int)
