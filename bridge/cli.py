@@ -12,6 +12,10 @@ from bridge.config import Settings, load_settings
 from radicale_plugin.store import StoreError
 
 
+class CliError(Exception):
+    """A failure the user can act on: printed as one line, exit code 2."""
+
+
 def _print(args: argparse.Namespace, data: dict, text: str) -> None:
     print(json.dumps(data) if getattr(args, "json", False) else text)
 
@@ -25,6 +29,14 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     application = build_application(settings)
     from bridge.mail import OutboxSender, SmtpSettings
     from radicale_plugin.outbox import Outbox
+
+    try:  # listen first: a taken port is reported at once, before any work
+        server = waitress.create_server(application, host=settings.host, port=settings.port,
+                                        threads=int(settings.get("server", "threads")),
+                                        ident="calbridge")
+    except OSError as exc:
+        raise CliError(f"cannot listen on {settings.host}:{settings.port}: "
+                       f"{exc.strerror or exc}") from exc
 
     store = open_configured_store(settings)
     rolled = store.roll_horizon()
@@ -41,9 +53,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         print(f"  re-indexed {rolled} recurring series for the rolling horizon", flush=True)
     print(f"  mail:     {'via ' + smtp.host if smtp.configured else 'no SMTP: kept in outbox'}",
           flush=True)
-    waitress.serve(application, host=settings.host, port=settings.port,
-                   threads=int(settings.get("server", "threads")), ident="calbridge",
-                   _quiet=True)
+    server.run()
     return 0
 
 
@@ -264,11 +274,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    settings = load_settings(args.config)
-    logging.basicConfig(level=str(settings.get("logging", "level")).upper())
     try:
+        settings = load_settings(args.config)
+        logging.basicConfig(level=str(settings.get("logging", "level")).upper())
         return int(args.func(args, settings))
-    except (ValueError, LookupError, StoreError) as exc:
+    except OSError as exc:  # a file that cannot be read: its name and why, no traceback
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 2
+    except (CliError, ValueError, LookupError, StoreError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
