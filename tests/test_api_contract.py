@@ -85,6 +85,11 @@ def test_an_unknown_time_zone_is_a_validation_error_on_list_and_get(env: Env) ->
     assert listed.status_code == 200 and len(listed.json()["events"]) == 1
     one = env.writer.get(f"{EVENTS}/{event['id']}", params={"timeZone": "Europe/Berlin"})
     assert one.status_code == 200, one.text
+    # a write answers with the event too: refused before anything is written
+    assert_problem(env.writer.patch(f"{EVENTS}/{event['id']}", json={"summary": "changed"},
+                                    params={"timeZone": "Not/AZone"}), 400,
+                   "VALIDATION_ERROR", "timeZone")
+    assert env.writer.get(f"{EVENTS}/{event['id']}").json()["event"]["etag"] == event["etag"]
 
 
 # -- idempotency keys --------------------------------------------------------------------------
@@ -130,14 +135,17 @@ OFFICE_HOURS = {"daysOfWeek": ["MO", "TU", "WE", "TH", "FR"], "startTime": "09:0
                 "endTime": "17:00", "startDate": "2026-01-01"}
 
 
-def test_only_if_match_gives_412_to_calendar_and_schedule_updates(env: Env) -> None:
-    calendar = new_calendar(env.admin, timezone="UTC")
+def test_only_if_match_gives_412_to_calendar_and_schedule_writes(env: Env) -> None:
+    calendar, doomed = new_calendar(env.admin, timezone="UTC"), new_calendar(env.admin)
     base = f"/calendars/{calendar['id']}"
     stop = threading.Event()
 
-    def keep_writing_events() -> None:
+    def keep_writing_events() -> None:  # each write moves the calendars' revisions
         while not stop.is_set():
-            new_event(env.admin, calendar, summary="racing")
+            for target in (calendar, doomed):
+                env.admin.post(EVENTS, json={
+                    "calendarId": target["id"], "summary": "racing",
+                    "from": "2026-12-10T09:00:00Z", "to": "2026-12-10T10:00:00Z"})
 
     writer = threading.Thread(target=keep_writing_events)
     writer.start()
@@ -145,17 +153,22 @@ def test_only_if_match_gives_412_to_calendar_and_schedule_updates(env: Env) -> N
         statuses = []
         for i in range(12):
             statuses.append(env.admin.put(base, json={"name": f"renamed {i}"}).status_code)
-            statuses.append(env.admin.post(f"{base}/schedules", json={
-                **OFFICE_HOURS, "name": f"hours {i}"}).status_code)
+            created = env.admin.post(f"{base}/schedules", json={**OFFICE_HOURS,
+                                                                 "name": f"hours {i}"})
+            statuses.append(created.status_code)
+            if created.status_code == 201 and i % 3 == 0:
+                one = f"{base}/schedules/{created.json()['id']}"
+                statuses.append(env.admin.put(one, json={"description": "edited"}
+                                              ).status_code)
+                statuses.append(env.admin.delete(one).status_code)
+        statuses.append(env.admin.delete(f"/calendars/{doomed['id']}").status_code)
     finally:
         stop.set()
         writer.join(timeout=60)
     assert set(statuses) == {200, 201}, statuses
     schedules = env.admin.get(f"{base}/schedules").json()
-    assert sorted(s["name"] for s in schedules) == sorted(f"hours {i}" for i in range(12))
-    for schedule in schedules[:4]:
-        assert env.admin.put(f"{base}/schedules/{schedule['id']}",
-                             json={"description": "edited"}).status_code == 200
+    assert sorted(s["name"] for s in schedules) == sorted(f"hours {i}" for i in range(12)
+                                                          if i % 3)
     stale = {"If-Match": '"cb-0-0"'}
     assert_problem(env.admin.put(base, json={"name": "x"}, headers=stale), 412,
                    "PRECONDITION_FAILED")
@@ -163,6 +176,7 @@ def test_only_if_match_gives_412_to_calendar_and_schedule_updates(env: Env) -> N
                                   headers=stale), 412, "PRECONDITION_FAILED")
     assert_problem(env.admin.put(f"{base}/schedules/{schedules[0]['id']}",
                                  json={"name": "x"}, headers=stale), 412, "PRECONDITION_FAILED")
+    assert_problem(env.admin.delete(base, headers=stale), 412, "PRECONDITION_FAILED")
     current = env.admin.get(base)
     assert env.admin.put(base, json={"name": "matched"},
                          headers={"If-Match": current.headers["ETag"]}).status_code == 200

@@ -33,7 +33,7 @@ from bridge.errors import (
 )
 from bridge.etags import check_if_match
 from bridge.mapping import events as mapping
-from bridge.mapping.calendars import fields_from_props
+from bridge.mapping.calendars import fields_from_props, is_timezone
 from bridge.mapping.itip import cancel_message, reply_message, request_message
 from bridge.models import (
     MAX_DATABASE_ID,
@@ -351,13 +351,10 @@ def _refuse_instance(key: object, action: str) -> None:
 
 def _render(record: ObjectRecord, policy: AccessPolicy, instance: Any = None) -> dict:
     cal = parsed_objects.get(record.text, record.etag)
-    try:
-        data = mapping.event_json(record.text, event_id=record.public_id,
-                                  calendar_id=record.collection_id, etag=record.etag,
-                                  instance=instance, viewer_email=policy.user.email,
-                                  calendar=cal, time_zone=request.args.get("timeZone") or None)
-    except mapping.EventMappingError as exc:  # a write's ?timeZone= is not declared
-        raise _mapping_error(exc) from exc
+    data = mapping.event_json(record.text, event_id=record.public_id,
+                              calendar_id=record.collection_id, etag=record.etag,
+                              instance=instance, viewer_email=policy.user.email,
+                              calendar=cal, time_zone=request.args.get("timeZone") or None)
     token = policy.token
     if token is not None:
         for field_name, keys in HIDDEN_KEYS.items():
@@ -365,6 +362,16 @@ def _render(record: ObjectRecord, policy: AccessPolicy, instance: Any = None) ->
                 for key in keys:
                     data.pop(key, None)
     return data
+
+
+@events_blueprint.before_request
+def _check_time_zone() -> None:
+    """Every route renders events in ``?timeZone=`` (writes answer with the event too): an
+    unknown zone is refused before anything is read or written, never a 500 afterwards."""
+    zone = request.args.get("timeZone")
+    if zone and not is_timezone(zone):
+        raise ValidationFailed(f"Unknown time zone {zone!r}.", errors=[
+            {"field": "timeZone", "code": "invalid", "message": "unknown IANA time zone"}])
 
 
 def _envelope(event: dict, policy: AccessPolicy, **extra: object) -> dict:
