@@ -218,6 +218,20 @@ def test_patch_null_clears_description_and_location(env: Env) -> None:
     assert body["summary"] == "Contract review"
 
 
+@pytest.mark.parametrize("field", ["name", "type", "timezone", "startTime", "daysOfWeek",
+                                   "exceptions"])
+def test_schedule_update_refuses_null_where_null_means_nothing(env: Env, field: str) -> None:
+    calendar = new_calendar(env.writer, timezone="UTC")
+    base = f"/calendars/{calendar['id']}/schedules"
+    created = env.writer.post(base, json={**OFFICE_HOURS, "name": "Hours",
+                                          "endDate": "2027-12-31"}).json()
+    one = f"{base}/{created['id']}"
+    assert_problem(env.writer.put(one, json={field: None}), 400, "VALIDATION_ERROR", field)
+    assert env.reader.get(one).json() == created
+    cleared = env.writer.put(one, json={"endDate": None, "description": None})
+    assert cleared.status_code == 200 and cleared.json()["endDate"] is None
+
+
 # -- read-only tokens answering invitations ----------------------------------------------------
 
 def test_a_token_that_sees_the_event_but_may_not_respond_gets_403(env: Env) -> None:

@@ -112,6 +112,16 @@ class CreateScheduleRequest(_ScheduleFields):
 class UpdateScheduleRequest(_ScheduleFields):
     name: str | None = Field(None, min_length=1, max_length=255)
 
+    @field_validator("name", "type", "timezone", "recurrence", "days_of_week", "start_time",
+                     "end_time", "start_date", "exceptions")
+    @classmethod
+    def _not_null(cls, value: object) -> object:
+        # Omitted fields stay; null would silently keep them too, so it is refused (null
+        # clears only description, dayOfMonth and endDate; [] clears exceptions).
+        if value is None:
+            raise ValueError("cannot be null; omit the field to keep it")
+        return value
+
 
 class ScheduleResponse(ApiModel):
     id: int
