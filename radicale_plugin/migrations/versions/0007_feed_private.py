@@ -1,7 +1,7 @@
 """Feeds: include_private, whether a full feed publishes alarms, attendees and organizers.
 
-Revision ID: 0005_feed_private
-Revises: 0004_outbox
+Revision ID: 0007_feed_private
+Revises: 0006_change_public_id
 Create Date: 2026-12-02
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005_feed_private"
-down_revision = "0004_outbox"
+revision = "0007_feed_private"
+down_revision = "0006_change_public_id"
 branch_labels = None
 depends_on = None
 
