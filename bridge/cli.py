@@ -16,6 +16,10 @@ if TYPE_CHECKING:
     from radicale_plugin.maintenance import MaintenancePolicy
 
 
+class CliError(Exception):
+    """A failure the user can act on: printed as one line, exit code 2."""
+
+
 def _print(args: argparse.Namespace, data: dict, text: str) -> None:
     print(json.dumps(data) if getattr(args, "json", False) else text)
 
@@ -29,6 +33,15 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     application = build_application(settings)
     from bridge.mail import OutboxSender, SmtpSettings, configured_outbox
 
+    try:  # listen first: a taken port is reported at once, before any work
+        server = waitress.create_server(application, host=settings.host, port=settings.port,
+                                        threads=int(settings.get("server", "threads")),
+                                        # bridge/wsgi.py decides which proxies to believe
+                                        clear_untrusted_proxy_headers=False, ident="calbridge")
+    except OSError as exc:
+        raise CliError(f"cannot listen on {settings.host}:{settings.port}: "
+                       f"{exc.strerror or exc}") from exc
+
     store = open_configured_store(settings)
     smtp = SmtpSettings.from_settings(settings)
     if smtp.configured:
@@ -41,10 +54,6 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     print(f"  data:     {settings.database_url}", flush=True)
     print(f"  mail:     {'via ' + smtp.host if smtp.configured else 'no SMTP: kept in outbox'}",
           flush=True)
-    server = waitress.create_server(application, host=settings.host, port=settings.port,
-                                    threads=int(settings.get("server", "threads")),
-                                    # bridge/wsgi.py decides which proxies to believe
-                                    clear_untrusted_proxy_headers=False, ident="calbridge")
     # Maintenance starts once the socket listens: serving never waits for it.
     from radicale_plugin.maintenance import MaintenanceThread
 
@@ -260,8 +269,9 @@ def build_parser() -> argparse.ArgumentParser:
     tk_create.add_argument("--calendars", help="allow-list of calendar ids, comma separated")
     tk_create.add_argument("--past-days", type=int)
     tk_create.add_argument("--future-days", type=int)
-    tk_create.add_argument("--access-level", default="full_access",
-                           choices=["free_busy_only", "view_only", "full_access"])
+    tk_create.add_argument("--access-level", choices=["free_busy_only", "view_only",
+                                                      "full_access"],
+                           help="default: full_access with a write scope, else view_only")
     tk_create.add_argument("--operations", help="allowed operations, comma separated, or all")
     tk_create.add_argument("--visible-fields", help="visible fields, comma separated, or all")
     tk_create.add_argument("--expires-in-days", type=int)
@@ -305,11 +315,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    settings = load_settings(args.config)
-    logging.basicConfig(level=str(settings.get("logging", "level")).upper())
     try:
+        settings = load_settings(args.config)
+        logging.basicConfig(level=str(settings.get("logging", "level")).upper())
         return int(args.func(args, settings))
-    except (ValueError, LookupError, StoreError) as exc:
+    except OSError as exc:  # a file that cannot be read: its name and why, no traceback
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 2
+    except (CliError, ValueError, LookupError, StoreError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

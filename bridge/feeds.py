@@ -2,7 +2,8 @@
 
 - A *full* feed is every stored object, joined as text (radicale_plugin.bundle) and streamed
   from one read snapshot: the VTIMEZONEs first (a cheap first pass over the texts that hold
-  one), then the objects in batches.
+  one), then the objects in batches, without VALARMs, ATTENDEEs and ORGANIZERs unless the
+  feed was made with include_private.
 - A *free/busy* feed is one opaque VEVENT titled "Busy" per merged busy period of the window,
   expanded by recurring-ical-events over index candidates: nothing else of an event leaves.
 - Validators come from the collection row alone (revision, updated_at), so a conditional GET
@@ -26,11 +27,11 @@ from icalendar.parser import foldline
 
 from bridge.mapping.calendars import fields_from_props
 from bridge.occurrences import Occurrence, expand_occurrences
-from radicale_plugin.bundle import calendar_header, stream_calendar
+from radicale_plugin.bundle import calendar_header, stream_calendar, without_private_data
 from radicale_plugin.feeds import FeedToken
 from radicale_plugin.store import CalendarStore, CollectionRecord
 
-FEED_FORMAT = "1"  # part of every entity tag: bump it when the body's shape changes
+FEED_FORMAT = "2"  # part of every entity tag: bump it when the body's shape changes
 REFRESH_INTERVAL = "PT1H"
 FREEBUSY_PAST_DAYS = 30
 FREEBUSY_FUTURE_DAYS = 180
@@ -109,10 +110,13 @@ class Validators:
 
 
 def feed_validators(collection: CollectionRecord, kind: str, window: FeedWindow,
-                    now: int) -> Validators:
+                    now: int, include_private: bool = False) -> Validators:
     """From the collection row only: its revision changes with every write and every property
-    change; the window's day is part of the tag because the body moves with it."""
-    basis = f"{FEED_FORMAT}:{collection.id}:{collection.revision}:{kind}:{window.key}"
+    change; the window's day is part of the tag because the body moves with it, and so is
+    include_private (the tag is the body cache's key: two feeds of one calendar that differ
+    in it must never share a body)."""
+    basis = (f"{FEED_FORMAT}:{collection.id}:{collection.revision}:{kind}:{window.key}:"
+             f"{'private' if include_private else 'public'}")
     etag = '"' + hashlib.sha256(basis.encode()).hexdigest()[:32] + '"'
     changed = collection.updated_at
     if window.bounded:
@@ -169,10 +173,11 @@ class FullFeedBody:
     """The full feed as text pieces, read lazily from one snapshot when iterated."""
 
     def __init__(self, store: CalendarStore, collection: CollectionRecord,
-                 window: FeedWindow) -> None:
+                 window: FeedWindow, include_private: bool = False) -> None:
         self.store = store
         self.collection = collection
         self.window = window
+        self.include_private = include_private
         # False when the snapshot saw another revision than the one the entity tag names:
         # the body is then still served (it is newer), but not cached under that tag.
         self.consistent = True
@@ -188,6 +193,8 @@ class FullFeedBody:
                 self.collection.id, bounds, containing="BEGIN:VTIMEZONE") for text in batch)
             texts = (text for batch in snapshot.object_texts(self.collection.id, bounds)
                      for text in batch)
+            if not self.include_private:
+                texts = (without_private_data(text) for text in texts)
             yield from stream_calendar(zone_texts, texts, name, description, extra)
 
 
@@ -368,7 +375,8 @@ class FeedReply:
 def answer_feed(store: CalendarStore, feed: FeedToken, collection: CollectionRecord,
                 asked: FeedRequest, cache: FeedBodyCache = feed_bodies) -> FeedReply:
     window = feed_window(feed, asked.past_days, asked.future_days, asked.now)
-    validators = feed_validators(collection, feed.kind, window, int(asked.now.timestamp()))
+    validators = feed_validators(collection, feed.kind, window, int(asked.now.timestamp()),
+                                 feed.include_private)
     etag = validators.etag_for(asked.gzip)
     headers = {
         "ETag": etag,
@@ -392,7 +400,7 @@ def answer_feed(store: CalendarStore, feed: FeedToken, collection: CollectionRec
             [freebusy_body(store, collection, window)], asked.gzip)))
         headers["Content-Length"] = str(len(body))
         return FeedReply(200, headers, body)
-    full = FullFeedBody(store, collection, window)
+    full = FullFeedBody(store, collection, window, feed.include_private)
     return FeedReply(200, headers, cache.recording(etag, encoded_chunks(full, asked.gzip),
                                                    keep=lambda: full.consistent))
 

@@ -10,6 +10,7 @@ from radicale import item as radicale_item
 from radicale import pathutils
 from tqdm import tqdm
 
+from radicale_plugin.accounts import Accounts
 from radicale_plugin.index import OBJECT_COMPONENTS, InvalidObject
 from radicale_plugin.store import CalendarStore, Conflict, PreparedObject
 
@@ -98,6 +99,9 @@ def import_calendar(store: CalendarStore, calendar_path: str, text: str,
     path = calendar_path.strip("/")
     if path.count("/") != 1:
         raise ValueError("CALENDAR_PATH is /<username>/<calendar>/")
+    owner = path.split("/")[0]
+    if Accounts(store).get_user(owner) is None:  # a calendar needs its owner: nothing is made
+        raise LookupError(f"no user {owner!r}; add it first with `calbridge user add {owner}`")
     report = ImportReport(path)
     objects, skipped, name = split_calendar(text)
     report.skipped.extend(skipped)

@@ -32,6 +32,21 @@ OPERATIONS = ("create_events", "edit_title", "edit_description", "edit_location"
 VISIBLE_FIELDS = ("title", "description", "location", "attendees", "times", "status",
                   "organizer", "labels", "join_url")
 TOKEN_PREFIX = "cb_"
+# The scopes that allow writes; every operation above is a write.
+WRITE_SCOPES = ("calendars:write", "calendars:admin")
+
+
+def effective_access(scopes: Iterable[str], access_level: str, operations: Iterable[str]
+                     ) -> tuple[str, tuple[str, ...]]:
+    """(access level, operations) a token really has: without a write scope it is view_only
+    at most, and only a full_access token with a write scope keeps its operations. Rows made
+    before this rule are read through it too, so no description claims more than holds."""
+    writes = bool(set(scopes) & set(WRITE_SCOPES))
+    if access_level == "full_access" and not writes:
+        access_level = "view_only"
+    if access_level != "full_access":
+        return access_level, ()
+    return access_level, tuple(operations)
 
 
 class VerifiedSecrets:
@@ -110,10 +125,12 @@ class Token:
     @classmethod
     def from_row(cls, row: sa.RowMapping) -> Token:
         ids = row["calendar_ids"]
+        level, operations = effective_access(row["scopes"], row["access_level"],
+                                             row["operations"])
         return cls(
             id=row["id"], prefix=row["prefix"], user_id=row["user_id"],
             workspace_id=row["workspace_id"], title=row["title"], scopes=tuple(row["scopes"]),
-            access_level=row["access_level"], operations=tuple(row["operations"]),
+            access_level=level, operations=operations,
             visible_fields=tuple(row["visible_fields"]),
             calendar_ids=None if ids is None else tuple(int(i) for i in ids),
             past_days=row["past_days"], future_days=row["future_days"],
@@ -243,12 +260,16 @@ class Accounts:
 
     def create_token(
         self, username: str, workspace_ref: str | int, scopes: Iterable[str], *,
-        title: str = "", access_level: str = "full_access",
+        title: str = "", access_level: str | None = None,
         operations: Iterable[str] | None = None, visible_fields: Iterable[str] | None = None,
         calendar_ids: Iterable[int] | None = None, past_days: int | None = None,
         future_days: int | None = None, expires_in_days: int | None = None,
     ) -> tuple[str, Token]:
-        """Create a token; returns (the token, shown only now, and its record)."""
+        """Create a token; returns (the token, shown only now, and its record).
+
+        The access level defaults to what the scopes allow (full_access with a write scope,
+        else view_only), operations to all of them when writes are possible; asking for
+        writes the scopes or the level forbid is refused, not silently narrowed."""
         user = self._require_user(username)
         ws = self.get_workspace(workspace_ref)
         if ws is None:
@@ -259,11 +280,21 @@ class Accounts:
         _check_choices("scope", scopes, SCOPES)
         if not scopes:
             raise ValueError("a token needs at least one scope")
+        writes = bool(set(scopes) & set(WRITE_SCOPES))
+        if access_level is None:
+            access_level = "full_access" if writes else "view_only"
         if access_level not in ACCESS_LEVELS:
             raise ValueError(f"access level is one of {', '.join(ACCESS_LEVELS)}")
-        ops = sorted(set(OPERATIONS if operations is None else _expand_all(operations,
-                                                                            OPERATIONS)))
+        if access_level == "full_access" and not writes:
+            raise ValueError("full_access needs the calendars:write (or calendars:admin) scope; "
+                             "a calendars:read token is view_only or free_busy_only")
+        full = access_level == "full_access"
+        ops = sorted(set((OPERATIONS if full else ()) if operations is None
+                         else _expand_all(operations, OPERATIONS)))
         _check_choices("operation", ops, OPERATIONS)
+        if ops and not full:
+            raise ValueError("operations are writes: they need the calendars:write scope and "
+                             "full_access")
         fields = sorted(set(VISIBLE_FIELDS if visible_fields is None else _expand_all(
             visible_fields, VISIBLE_FIELDS)))
         _check_choices("visible field", fields, VISIBLE_FIELDS)

@@ -36,6 +36,40 @@ def _components(text: str) -> tuple[list[tuple[str, str]], str]:
     return zones, body
 
 
+# Left out of a published feed unless its creator asked for them: the owner's reminders, and
+# the addresses, names and comments of everyone invited. Whole content lines are dropped (CN
+# too: who attends is as private as their address).
+PRIVATE_PROPERTIES = frozenset({"ATTENDEE", "ORGANIZER"})
+_PRIVATE_HINT = re.compile(r"^(?:ATTENDEE|ORGANIZER|BEGIN:VALARM)", re.IGNORECASE | re.MULTILINE)
+_NAME = re.compile(r"[^;:]*")
+
+
+def without_private_data(text: str) -> str:
+    """``text`` without its VALARM components and ATTENDEE and ORGANIZER properties; every
+    other line stays byte for byte (and a text holding none of them is returned as is)."""
+    if not _PRIVATE_HINT.search(text):
+        return text
+    kept: list[str] = []
+    alarms = 0
+    dropping = False
+    # Split on LF only: str.splitlines would also split inside a value at U+2028 and friends.
+    for line in text.split("\n"):
+        if line[:1] in (" ", "\t"):  # a folded continuation goes with its line
+            if not dropping:
+                kept.append(line)
+            continue
+        content = line.rstrip("\r").upper()
+        if content == "BEGIN:VALARM":
+            alarms += 1
+        name = _NAME.match(content)
+        dropping = alarms > 0 or (name is not None and name.group() in PRIVATE_PROPERTIES)
+        if content == "END:VALARM" and alarms:
+            alarms -= 1
+        if not dropping:
+            kept.append(line)
+    return "\n".join(kept)
+
+
 def text_line(name: str, value: str) -> str:
     """One TEXT property as a folded content line, without its CRLF."""
     return Contentline.from_parts(name, Parameters(), vText(value)).to_ical().decode()

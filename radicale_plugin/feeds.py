@@ -38,13 +38,15 @@ class FeedToken:
     created_at: int
     revoked_at: int | None
     last_used_at: int | None
+    include_private: bool = False  # full feeds: publish alarms, attendees and organizers
 
     @classmethod
     def from_row(cls, row: sa.RowMapping) -> FeedToken:
         return cls(id=row["id"], calendar_id=row["collection_id"], kind=row["kind"],
                    prefix=row["prefix"], window_past_days=row["window_past_days"],
                    window_future_days=row["window_future_days"], created_at=row["created_at"],
-                   revoked_at=row["revoked_at"], last_used_at=row["last_used_at"])
+                   revoked_at=row["revoked_at"], last_used_at=row["last_used_at"],
+                   include_private=bool(row["include_private"]))
 
     @property
     def masked_token(self) -> str:
@@ -65,9 +67,12 @@ def _token(prefix: str, secret: str) -> str:
     return f"{FEED_TOKEN_PREFIX}{prefix}_{secret}"
 
 
-def _check_window(kind: str, past_days: int | None, future_days: int | None) -> None:
+def _check_window(kind: str, past_days: int | None, future_days: int | None,
+                  include_private: bool = False) -> None:
     if kind not in FEED_KINDS:
         raise ValueError(f"a feed kind is one of {', '.join(FEED_KINDS)}")
+    if include_private and kind != "full":
+        raise ValueError("include_private applies to full feeds only")
     for days in (past_days, future_days):
         if days is not None and not 0 <= days <= MAX_WINDOW_DAYS:
             raise ValueError(f"window days are between 0 and {MAX_WINDOW_DAYS}")
@@ -80,9 +85,10 @@ class FeedTokens:
         self.store = store
 
     def create(self, calendar_id: int, kind: str = "full", window_past_days: int | None = None,
-               window_future_days: int | None = None) -> tuple[str, FeedToken]:
+               window_future_days: int | None = None, include_private: bool = False
+               ) -> tuple[str, FeedToken]:
         """A new feed; returns (the token, shown only now, and its record)."""
-        _check_window(kind, window_past_days, window_future_days)
+        _check_window(kind, window_past_days, window_future_days, include_private)
         prefix, secret = _new_secret()
         with self.store.write(_LOCK) as conn:
             exists = conn.execute(sa.select(collection.c.id).where(
@@ -92,7 +98,8 @@ class FeedTokens:
             feed_id = conn.execute(feed_token.insert().values(
                 collection_id=calendar_id, kind=kind, prefix=prefix,
                 secret_hash=_secret_hash(secret), window_past_days=window_past_days,
-                window_future_days=window_future_days, created_at=now_ts(),
+                window_future_days=window_future_days, include_private=include_private,
+                created_at=now_ts(),
             )).inserted_primary_key[0]
             record = self._get(conn, feed_id)
         assert record is not None

@@ -33,6 +33,11 @@ class IdempotencyKeys:
     def __init__(self, store: CalendarStore) -> None:
         self.store = store
 
+    @staticmethod
+    def lock_path(token_id: int, key: str) -> str:
+        """The write lock of one key of one token (a key may hold any character, even '/')."""
+        return f".idempotency/{token_id}-{hashlib.sha256(key.encode()).hexdigest()[:32]}"
+
     def find(self, token_id: int, key: str) -> StoredResponse | None:
         with self.store.read() as conn:
             row = conn.execute(sa.select(idempotency_key).where(

@@ -229,4 +229,6 @@ feed_token = sa.Table(
     sa.Column("created_at", sa.BigInteger, nullable=False),
     sa.Column("revoked_at", sa.BigInteger, nullable=True),
     sa.Column("last_used_at", sa.BigInteger, nullable=True),
+    # A full feed publishes VALARMs, ATTENDEEs and ORGANIZERs only when this is set.
+    sa.Column("include_private", sa.Boolean, nullable=False, server_default=sa.false()),
 )

@@ -189,7 +189,7 @@ def test_schedule_round_trips_as_vavailability(env: Env) -> None:
     schedule = created.json()
     assert schedule["rrule"] == "FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR"
     assert env.reader.get(f"{base}/{schedule['id']}").json() == schedule
-    assert [s["id"] for s in env.reader.get(base).json()["items"]] == [schedule["id"]]
+    assert [s["id"] for s in env.reader.get(base).json()] == [schedule["id"]]
     with_schedules = env.reader.get(f"/calendars/{calendar['id']}",
                                     params={"includeSchedules": "true"}).json()
     assert with_schedules["availabilityMode"] == "scheduled"

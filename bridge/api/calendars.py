@@ -5,14 +5,15 @@ from __future__ import annotations
 import datetime as dt
 import math
 import uuid
+from collections.abc import Callable
 
 from flask import Response, jsonify
 from flask_openapi3 import APIBlueprint, Tag
 from pydantic import Field
 
 from bridge.auth import calendar_of_request, require_scope, workspace_of_request
-from bridge.errors import AccessDenied, ValidationFailed
-from bridge.etags import check_if_match
+from bridge.errors import AccessDenied, CalendarNotFound, ValidationFailed
+from bridge.etags import check_if_match, if_match
 from bridge.mapping.calendars import fields_from_props, props_with_fields
 from bridge.models import ApiModel, DatabaseId, TimeZoneName, WorkspacePath, problem_responses
 from bridge.services import services
@@ -117,7 +118,9 @@ def render_calendar(record: CollectionRecord, workspace: Workspace,
         schedules=schedules if include_schedules else None, etag=record.etag,
         sync_token=record.sync_token, created_at=iso(record.created_at),
         updated_at=iso(record.updated_at))
-    return response.model_dump(by_alias=True, exclude_none=not include_schedules)
+    # Every declared field is present (null when unset); schedules only when asked for.
+    return response.model_dump(by_alias=True,
+                               exclude=None if include_schedules else {"schedules"})
 
 
 def calendar_reply(record: CollectionRecord, workspace: Workspace, status: int = 200,
@@ -129,9 +132,24 @@ def calendar_reply(record: CollectionRecord, workspace: Workspace, status: int =
 
 
 def revision_of(record: CollectionRecord) -> int | None:
-    """The revision an If-Match names (checked again inside the write transaction)."""
+    """The revision an If-Match names (checked again inside the write transaction); None
+    without one: only an If-Match may turn a write into 412, never a concurrent event write."""
     check_if_match(record.etag)
-    return record.revision
+    return record.revision if if_match() not in (None, "*") else None
+
+
+def update_props(record: CollectionRecord,
+                 change: Callable[[CollectionRecord], dict[str, str]]) -> CollectionRecord:
+    """Write ``change(current)`` over the calendar's properties as they are inside its write
+    lock: a concurrent event write does not fail it (only If-Match gives 412), and a concurrent
+    property edit (another schedule, a client's PROPPATCH) is not lost."""
+    store = services().store
+    with store.write(record.path):
+        current = store.get_collection_by_id(record.id)
+        if current is None:
+            raise CalendarNotFound()
+        check_if_match(current.etag)
+        return store.set_props(current.id, change(current))
 
 
 @calendars_blueprint.get("", responses={200: CalendarPage, **problem_responses(400)})
@@ -193,9 +211,10 @@ def update_calendar(path: CalendarPath, body: UpdateCalendarRequest):  # type: i
             {"field": "name", "code": "required", "message": "name cannot be null"}])
     clear = frozenset(f for f in ("description", "color", "timezone")
                       if f in given and getattr(body, f) is None)
-    props = props_with_fields(record.props, name=body.name, description=body.description,
-                              color=body.color, timezone=body.timezone, clear=clear)
-    updated = services().store.set_props(record.id, props, revision_of(record))
+    check_if_match(record.etag)
+    updated = update_props(record, lambda current: props_with_fields(
+        current.props, name=body.name, description=body.description, color=body.color,
+        timezone=body.timezone, clear=clear))
     return calendar_reply(updated, workspace)
 
 

@@ -32,7 +32,7 @@ from bridge.errors import (
 )
 from bridge.etags import check_if_match
 from bridge.mapping import events as mapping
-from bridge.mapping.calendars import fields_from_props
+from bridge.mapping.calendars import fields_from_props, is_timezone
 from bridge.mapping.itip import cancel_message, reply_message, request_message
 from bridge.models import (
     MAX_DATABASE_ID,
@@ -130,6 +130,16 @@ class UpdateEventRequest(ApiModel):
 
     _attendee_emails = field_validator("add_attendees", "remove_attendees")(_emails)
 
+    @field_validator("summary", "from_", "to", "is_all_day")
+    @classmethod
+    def _not_null(cls, value: object) -> object:
+        # An omitted field stays; an explicit null here would mean "no title" or "no time",
+        # which the create refuses too (description, location, eventType, timeZone and
+        # recurrence accept null: it clears them).
+        if value is None:
+            raise ValueError("cannot be null; omit the field to keep it")
+        return value
+
 
 class RespondRequest(ApiModel):
     status: Literal["accepted", "declined", "tentative"]
@@ -139,6 +149,11 @@ class RespondRequest(ApiModel):
 
 class EventPath(ApiModel):
     event_id: str = Field(alias="eventId", max_length=200)
+
+
+class EventQuery(ApiModel):
+    time_zone: TimeZoneName | None = Field(None, alias="timeZone",
+                                           description="render start and end in this zone")
 
 
 class DeleteQuery(ApiModel):
@@ -153,7 +168,7 @@ class ListQuery(ApiModel):
     limit: int = Field(50, ge=1, le=1000)
     offset: int = Field(0, ge=0)
     include_cancelled: bool = Field(False, alias="includeCancelled")
-    time_zone: str | None = Field(None, alias="timeZone")
+    time_zone: TimeZoneName | None = Field(None, alias="timeZone")
     sync_token: str | None = Field(None, alias="syncToken", max_length=200, description=(
         "The nextSyncToken of an earlier answer for the same calendarId: answer only what "
         "changed since (410 when the token is older than the retained change log)"))
@@ -286,10 +301,10 @@ def access_info(policy: AccessPolicy) -> str:
     if earliest or latest:
         parts.append("events from " + (earliest.date().isoformat() if earliest else "any time")
                      + " to " + (latest.date().isoformat() if latest else "any time"))
-    if set(token.operations) != set(FIELD_OPERATIONS.values()) | {"create_events",
-                                                                   "delete_events",
-                                                                   "respond_to_event"}:
-        parts.append("operations: " + ", ".join(token.operations))
+    # Only full access writes (accounts.effective_access): the others have no operations.
+    if token.access_level == "full_access" and set(token.operations) != set(
+            FIELD_OPERATIONS.values()) | {"create_events", "delete_events", "respond_to_event"}:
+        parts.append("operations: " + (", ".join(token.operations) or "none"))
     return "; ".join(parts)
 
 
@@ -360,6 +375,16 @@ def _render(record: ObjectRecord, policy: AccessPolicy, instance: Any = None) ->
     return data
 
 
+@events_blueprint.before_request
+def _check_time_zone() -> None:
+    """Every route renders events in ``?timeZone=`` (writes answer with the event too): an
+    unknown zone is refused before anything is read or written, never a 500 afterwards."""
+    zone = request.args.get("timeZone")
+    if zone and not is_timezone(zone):
+        raise ValidationFailed(f"Unknown time zone {zone!r}.", errors=[
+            {"field": "timeZone", "code": "invalid", "message": "unknown IANA time zone"}])
+
+
 def _envelope(event: dict, policy: AccessPolicy, **extra: object) -> dict:
     return {"event": event, "accessInfo": access_info(policy),
             "currentUserCalendarEmail": policy.user.email, **extra}
@@ -405,7 +430,9 @@ def _idempotent(write: Callable[[], Response], lock_path: str) -> Response:
     keys = IdempotencyKeys(store)
     assert policy.token is not None
     print_ = fingerprint(request.method, request.path, request.get_data())
-    with store.write(lock_path):
+    # The key is per token, not per calendar: its own lock serializes two requests with one
+    # key that write to different calendars (on PostgreSQL each calendar has its own lock).
+    with store.write(lock_path, keys.lock_path(policy.token.id, key)):
         stored = keys.find(policy.token.id, key)
         if stored is None:
             response = write()
@@ -477,6 +504,15 @@ def _readable_calendars(policy: AccessPolicy, calendar_id: int | None, need: str
             if policy.calendar_denial(c) is None and getattr(policy.rights(c), need)]
 
 
+# What q= searches, by the visible field that shows it: a hidden field must not be testable.
+SEARCHED = {"title": "SUMMARY", "description": "DESCRIPTION", "location": "LOCATION"}
+
+
+def _searchable(policy: AccessPolicy) -> list[str]:
+    visible = policy.token.visible_fields if policy.token else SEARCHED
+    return [prop for field_name, prop in SEARCHED.items() if field_name in visible]
+
+
 @events_blueprint.get("/events", responses={200: EventList, **problem_responses(400)})
 def list_events(query: ListQuery):  # type: ignore[no-untyped-def]
     """Events overlapping [from, to), recurring series expanded into instances."""
@@ -498,8 +534,7 @@ def list_events(query: ListQuery):  # type: ignore[no-untyped-def]
     if query.q:
         needle = query.q.lower()
         occurrences = [o for o in occurrences if any(
-            needle in str(o.component.get(k, "")).lower()
-            for k in ("SUMMARY", "DESCRIPTION", "LOCATION"))]
+            needle in str(o.component.get(k, "")).lower() for k in _searchable(policy))]
     page = occurrences[query.offset:query.offset + query.limit]
     events = [_render(o.record, policy, o.component) for o in page]
     return {"events": events, "meta": {
@@ -542,8 +577,9 @@ def _changes_since(policy: AccessPolicy, query: ListQuery) -> dict:
             "accessInfo": access_info(policy), "currentUserCalendarEmail": policy.user.email}
 
 
-@events_blueprint.get("/events/<eventId>", responses={200: EventEnvelope})
-def get_event(path: EventPath):  # type: ignore[no-untyped-def]
+@events_blueprint.get("/events/<eventId>",
+                      responses={200: EventEnvelope, **problem_responses(400)})
+def get_event(path: EventPath, query: EventQuery):  # type: ignore[no-untyped-def]
     """One event (a series, a single event, or one instance by its instance id)."""
     policy = _policy()
     record, _, key = _event(path.event_id, "read")
@@ -728,9 +764,14 @@ def respond_to_event(path: EventPath, body: RespondRequest):  # type: ignore[no-
     calendar = services().store.get_collection_by_id(record.collection_id) if record else None
     invited = record is not None and policy.user.email.lower() in {
         a.lower() for a in _attendee_emails(record.text)}
-    if record is None or calendar is None or record.component != "VEVENT" or \
-            not policy.may_respond(calendar, invited):
+    if record is None or calendar is None or record.component != "VEVENT":
         raise ResourceNotFound("Event not found.", code="EVENT_NOT_FOUND")
+    if not policy.may_respond(calendar, invited):
+        if not (invited and calendar.workspace_id is not None
+                and policy.in_workspace(calendar.workspace_id)):
+            _event(path.event_id, "read")  # 404 unless it may see the event (403 if not)
+        raise AccessDenied("This token may not respond to events (it needs calendars:write "
+                           "and full access).")
     _refuse_instance(key, "answer")
     require_operation(policy, "respond_to_event")
     start, end = mapping.event_window(record.text)

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from flask import Response, request
 from flask_openapi3 import APIBlueprint, Tag
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, ValidationInfo, field_validator
 from pydantic.alias_generators import to_camel
 
 from bridge.api.calendars import iso
@@ -59,6 +59,16 @@ class CreateFeedRequest(ApiModel):
     window_future_days: int | None = Field(
         None, ge=0, le=MAX_WINDOW_DAYS,
         description="... up to this many days ahead; default: all (full), 180 (freebusy)")
+    include_private: bool = Field(
+        False, description="full feeds only: also publish alarms (VALARM) and the attendees' "
+                           "and organizer's names and addresses; off by default")
+
+    @field_validator("include_private")
+    @classmethod
+    def _full_only(cls, value: bool, info: ValidationInfo) -> bool:
+        if value and info.data.get("kind", "full") != "full":
+            raise ValueError("a free/busy feed never shows private data")
+        return value
 
 
 class FeedResponse(ApiModel):
@@ -67,6 +77,7 @@ class FeedResponse(ApiModel):
     kind: FeedKind
     window_past_days: int | None
     window_future_days: int | None
+    include_private: bool
     token_prefix: str = Field(description="The public part of the token; the secret is shown "
                                           "only when the feed is created or rotated")
     masked_url: str
@@ -111,7 +122,8 @@ def render_feed(feed: FeedToken, token: str | None = None) -> dict:
     fields = dict(
         id=feed.id, calendar_id=feed.calendar_id, kind=feed.kind,
         window_past_days=feed.window_past_days, window_future_days=feed.window_future_days,
-        token_prefix=feed.masked_token, masked_url=feed_urls(feed.masked_token)[0],
+        include_private=feed.include_private, token_prefix=feed.masked_token,
+        masked_url=feed_urls(feed.masked_token)[0],
         status="revoked" if feed.revoked_at is not None else "active",
         created_at=iso(feed.created_at),
         last_used_at=iso(feed.last_used_at) if feed.last_used_at is not None else None,
@@ -148,7 +160,8 @@ def create_feed(path: FeedsPath, body: CreateFeedRequest):  # type: ignore[no-un
     """Create a feed; its secret URL is shown only in this response."""
     calendar = administered_calendar(path)
     token, feed = FeedTokens(services().store).create(
-        calendar.id, body.kind, body.window_past_days, body.window_future_days)
+        calendar.id, body.kind, body.window_past_days, body.window_future_days,
+        body.include_private)
     location = f"{request.path}/{feed.id}"
     return render_feed(feed, token), 201, {"Location": location}
 

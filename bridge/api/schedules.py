@@ -6,13 +6,15 @@ from __future__ import annotations
 import datetime as dt
 import re
 import uuid
+from collections.abc import Callable
 from typing import Literal
 from zoneinfo import ZoneInfo
 
 from flask import Response, jsonify
 from flask_openapi3 import APIBlueprint, Tag
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, RootModel, field_validator, model_validator
 
+from bridge.api.calendars import update_props
 from bridge.auth import calendar_of_request, workspace_of_request
 from bridge.availability import (
     DAY_NAMES,
@@ -110,6 +112,16 @@ class CreateScheduleRequest(_ScheduleFields):
 class UpdateScheduleRequest(_ScheduleFields):
     name: str | None = Field(None, min_length=1, max_length=255)
 
+    @field_validator("name", "type", "timezone", "recurrence", "days_of_week", "start_time",
+                     "end_time", "start_date", "exceptions")
+    @classmethod
+    def _not_null(cls, value: object) -> object:
+        # Omitted fields stay; null would silently keep them too, so it is refused (null
+        # clears only description, dayOfMonth and endDate; [] clears exceptions).
+        if value is None:
+            raise ValueError("cannot be null; omit the field to keep it")
+        return value
+
 
 class ScheduleResponse(ApiModel):
     id: int
@@ -133,8 +145,8 @@ class ScheduleResponse(ApiModel):
     updated_at: str
 
 
-class ScheduleList(ApiModel):
-    items: list[ScheduleResponse]
+class ScheduleList(RootModel[list[ScheduleResponse]]):
+    """Seed 000: "List of CalendarScheduleResponse", a JSON array."""
 
 
 class DeletedSchedule(ApiModel):
@@ -240,24 +252,39 @@ def _build(base: Schedule | None, body: _ScheduleFields, record: CollectionRecor
                     **values)
 
 
-def _save(record: CollectionRecord, schedules: list[Schedule]) -> CollectionRecord:
-    props = dict(record.props)
-    if schedules:
-        props[AVAILABILITY_PROP] = schedules_text(schedules, dt.datetime.now(dt.UTC))
-    else:
-        props.pop(AVAILABILITY_PROP, None)
-    return services().store.set_props(record.id, props, record.revision)
+def _save(record: CollectionRecord,
+          change: Callable[[CollectionRecord, list[Schedule]], tuple[list[Schedule], Schedule]]
+          ) -> tuple[CollectionRecord, Schedule]:
+    """Apply ``change`` to the schedules as stored inside the calendar's write lock (so two
+    writers never lose each other's schedule); returns the calendar and the schedule."""
+    done: list[Schedule] = []
+
+    def props_after(current: CollectionRecord) -> dict[str, str]:
+        schedules, schedule = change(current, parse_schedules(
+            current.props.get(AVAILABILITY_PROP)))
+        done.append(schedule)
+        props = dict(current.props)
+        if schedules:
+            props[AVAILABILITY_PROP] = schedules_text(schedules, dt.datetime.now(dt.UTC))
+        else:
+            props.pop(AVAILABILITY_PROP, None)
+        return props
+
+    updated = update_props(record, props_after)
+    return updated, done[0]
 
 
-def _schedule(record: CollectionRecord, schedule_id: int) -> tuple[list[Schedule], Schedule]:
-    schedules = parse_schedules(record.props.get(AVAILABILITY_PROP))
+def _schedule(record: CollectionRecord, schedule_id: int,
+              schedules: list[Schedule] | None = None) -> tuple[list[Schedule], Schedule]:
+    if schedules is None:
+        schedules = parse_schedules(record.props.get(AVAILABILITY_PROP))
     for schedule in schedules:
         if schedule.id == schedule_id:
             return schedules, schedule
     raise ResourceNotFound("Schedule not found.", code="SCHEDULE_NOT_FOUND")
 
 
-def _reply(data: dict, record: CollectionRecord, status: int = 200) -> Response:
+def _reply(data: dict | list, record: CollectionRecord, status: int = 200) -> Response:
     response = jsonify(data)
     response.status_code = status
     response.headers["ETag"] = record.etag
@@ -269,7 +296,7 @@ def list_schedules(path: CalendarPath):  # type: ignore[no-untyped-def]
     """List all schedules for a calendar."""
     workspace = workspace_of_request(path.workspace_uuid)
     record = calendar_of_request(path.calendar_id, "freebusy", workspace)
-    return _reply({"items": schedules_of(record)}, record)
+    return _reply(schedules_of(record), record)
 
 
 @schedules_blueprint.post("/schedules",
@@ -279,9 +306,13 @@ def create_schedule(path: CalendarPath, body: CreateScheduleRequest):  # type: i
     workspace = workspace_of_request(path.workspace_uuid)
     record = calendar_of_request(path.calendar_id, "write", workspace)
     check_if_match(record.etag)
-    schedules = parse_schedules(record.props.get(AVAILABILITY_PROP))
-    schedule = _build(None, body, record, next_schedule_id(schedules))
-    updated = _save(record, [*schedules, schedule])
+
+    def add(current: CollectionRecord, schedules: list[Schedule]
+            ) -> tuple[list[Schedule], Schedule]:
+        schedule = _build(None, body, current, next_schedule_id(schedules))
+        return [*schedules, schedule], schedule
+
+    updated, schedule = _save(record, add)
     return _reply(render_schedule(schedule, record.id), updated, 201)
 
 
@@ -301,9 +332,15 @@ def update_schedule(path: SchedulePath, body: UpdateScheduleRequest):  # type: i
     workspace = workspace_of_request(path.workspace_uuid)
     record = calendar_of_request(path.calendar_id, "write", workspace)
     check_if_match(record.etag)
-    schedules, current = _schedule(record, path.schedule_id)
-    schedule = _build(current, body, record, current.id)
-    updated = _save(record, with_schedule(schedules, schedule))
+    _schedule(record, path.schedule_id)
+
+    def edit(current: CollectionRecord, schedules: list[Schedule]
+             ) -> tuple[list[Schedule], Schedule]:
+        _, old = _schedule(current, path.schedule_id, schedules)
+        schedule = _build(old, body, current, old.id)
+        return with_schedule(schedules, schedule), schedule
+
+    updated, schedule = _save(record, edit)
     return _reply(render_schedule(schedule, record.id), updated)
 
 
@@ -314,9 +351,15 @@ def delete_schedule(path: SchedulePath):  # type: ignore[no-untyped-def]
     workspace = workspace_of_request(path.workspace_uuid)
     record = calendar_of_request(path.calendar_id, "delete", workspace)
     check_if_match(record.etag)
-    schedules, current = _schedule(record, path.schedule_id)
-    updated = _save(record, [s for s in schedules if s.id != current.id])
-    return _reply({"success": True, "id": current.id, "message": "Schedule deleted"}, updated)
+    _schedule(record, path.schedule_id)
+
+    def remove(current: CollectionRecord, schedules: list[Schedule]
+               ) -> tuple[list[Schedule], Schedule]:
+        _, old = _schedule(current, path.schedule_id, schedules)
+        return [s for s in schedules if s.id != old.id], old
+
+    updated, removed = _save(record, remove)
+    return _reply({"success": True, "id": removed.id, "message": "Schedule deleted"}, updated)
 
 
 @schedules_blueprint.get("/slots", responses={200: SlotsResponse, **problem_responses(400)})

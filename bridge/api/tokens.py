@@ -65,7 +65,8 @@ class CreateTokenRequest(ApiModel):
     username: str
     title: str = Field("", max_length=255)
     scopes: list[Scope] = Field(min_length=1)
-    access_level: AccessLevel = "full_access"
+    access_level: AccessLevel | None = Field(
+        None, description="default: full_access with calendars:write or admin, else view_only")
     allowed_operations: list[str] | None = None
     visible_fields: list[str] | None = None
     calendar_ids: list[DatabaseId] | None = None
