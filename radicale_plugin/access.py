@@ -82,11 +82,14 @@ class AccessPolicy:
             return False
         return calendar.owner == self.user.username or self.is_admin_of(calendar.workspace_id)
 
+    def outside_allow_list(self, calendar: CollectionRecord) -> bool:
+        return self.token is not None and self.token.calendar_ids is not None and \
+            calendar.id not in self.token.calendar_ids
+
     def calendar_denial(self, calendar: CollectionRecord) -> Denial | None:
         if not self.sees(calendar):
             return Denial.NOT_FOUND
-        if self.token is not None and self.token.calendar_ids is not None and \
-                calendar.id not in self.token.calendar_ids:
+        if self.outside_allow_list(calendar):
             return Denial.RESTRICTED
         return None
 
@@ -106,8 +109,8 @@ class AccessPolicy:
         workspace, which they cannot otherwise see (there is no scheduling inbox copy)."""
         if self.rights(calendar).write:
             return True
-        if not invited or calendar.workspace_id is None:
-            return False
+        if not invited or calendar.workspace_id is None or self.outside_allow_list(calendar):
+            return False  # an allow-list is the token's whole reach, invitations included
         if not self.in_workspace(calendar.workspace_id):
             return False
         return self.token is None or (self.token.access_level == "full_access"

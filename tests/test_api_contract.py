@@ -247,6 +247,17 @@ def test_a_token_that_sees_the_event_but_may_not_respond_gets_403(env: Env) -> N
     assert env.bob.post(respond, json={"status": "accepted"}).status_code == 200
 
 
+def test_a_token_limited_to_other_calendars_may_not_answer_invitations(env: Env) -> None:
+    calendar = new_calendar(env.admin)
+    event = new_event(env.admin, calendar, attendees=["bob@example.com"])
+    bobs_own = env.bob.post("/calendars", json={"name": "Bob's only"}).json()
+    limited = env.token("bob", "calendars:read,calendars:write", "--calendars",
+                        str(bobs_own["id"]))
+    respond = f"{EVENTS}/{event['id']}/respond"
+    assert_problem(limited.post(respond, json={"status": "accepted"}), 403, "TOKEN_DENIED")
+    assert env.bob.post(respond, json={"status": "accepted"}).status_code == 200
+
+
 # -- calendar responses ------------------------------------------------------------------------
 
 def test_calendar_responses_always_carry_description_and_color(env: Env) -> None:

@@ -767,6 +767,8 @@ def respond_to_event(path: EventPath, body: RespondRequest):  # type: ignore[no-
     if record is None or calendar is None or record.component != "VEVENT":
         raise ResourceNotFound("Event not found.", code="EVENT_NOT_FOUND")
     if not policy.may_respond(calendar, invited):
+        if invited and policy.outside_allow_list(calendar):
+            raise TokenDenied(f"This token may not use calendar {calendar.id}.")
         if not (invited and calendar.workspace_id is not None
                 and policy.in_workspace(calendar.workspace_id)):
             _event(path.event_id, "read")  # 404 unless it may see the event (403 if not)
