@@ -19,7 +19,7 @@ def _print(args: argparse.Namespace, data: dict, text: str) -> None:
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import waitress
 
-    from bridge.wsgi import build_application, open_configured_store
+    from bridge.wsgi import build_application, max_body_bytes, open_configured_store
 
     settings = settings.with_overrides("server", host=args.host, port=args.port)
     application = build_application(settings)
@@ -43,6 +43,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
           flush=True)
     waitress.serve(application, host=settings.host, port=settings.port,
                    threads=int(settings.get("server", "threads")), ident="calbridge",
+                   max_request_body_size=max_body_bytes(settings),
                    _quiet=True)
     return 0
 

@@ -21,6 +21,20 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "smtp": {"host": "", "port": 25, "security": "none", "username": "", "password": "",
              "from": "", "interval": 5.0, "retry_seconds": 30},
     "security": {"auth_max_failures": 20, "auth_failure_window": 300, "auth_delay": 1.0},
+    # What one request may carry (docs/architecture.md, "Hostile input").
+    "input": {
+        "max_json_bytes": 1024 * 1024,
+        "max_json_depth": 32,
+        "max_xml_bytes": 2 * 1024 * 1024,
+        "max_xml_depth": 32,
+        "max_ical_line_bytes": 1024 * 1024,
+        "max_ical_lines": 10_000,
+        "max_property_bytes": 64 * 1024,
+        "max_properties_bytes": 256 * 1024,
+        "max_feed_past_days": 366,
+        "max_feed_future_days": 732,
+        "max_feed_instances": 50_000,
+    },
     "logging": {"level": "warning"},
 }
 

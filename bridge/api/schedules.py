@@ -19,9 +19,9 @@ from bridge.availability import (
     WEEKDAYS,
     Schedule,
     next_schedule_id,
-    parse_schedules,
     schedules_text,
     slots,
+    stored_schedules,
     with_schedule,
 )
 from bridge.errors import ResourceNotFound, ValidationFailed
@@ -176,7 +176,7 @@ def _iso(timestamp: int) -> str:
 
 
 def schedules_of(record: CollectionRecord) -> list[dict]:
-    return [render_schedule(s, record.id) for s in parse_schedules(
+    return [render_schedule(s, record.id) for s in stored_schedules(
         record.props.get(AVAILABILITY_PROP))]
 
 
@@ -250,7 +250,7 @@ def _save(record: CollectionRecord, schedules: list[Schedule]) -> CollectionReco
 
 
 def _schedule(record: CollectionRecord, schedule_id: int) -> tuple[list[Schedule], Schedule]:
-    schedules = parse_schedules(record.props.get(AVAILABILITY_PROP))
+    schedules = stored_schedules(record.props.get(AVAILABILITY_PROP))
     for schedule in schedules:
         if schedule.id == schedule_id:
             return schedules, schedule
@@ -279,7 +279,7 @@ def create_schedule(path: CalendarPath, body: CreateScheduleRequest):  # type: i
     workspace = workspace_of_request(path.workspace_uuid)
     record = calendar_of_request(path.calendar_id, "write", workspace)
     check_if_match(record.etag)
-    schedules = parse_schedules(record.props.get(AVAILABILITY_PROP))
+    schedules = stored_schedules(record.props.get(AVAILABILITY_PROP))
     schedule = _build(None, body, record, next_schedule_id(schedules))
     updated = _save(record, [*schedules, schedule])
     return _reply(render_schedule(schedule, record.id), updated, 201)
@@ -325,7 +325,7 @@ def list_slots(path: CalendarPath, query: SlotsQuery):  # type: ignore[no-untype
     workspace = workspace_of_request(path.workspace_uuid)
     record = calendar_of_request(path.calendar_id, "freebusy", workspace)
     start, end = query.from_.astimezone(dt.UTC), query.to.astimezone(dt.UTC)
-    schedules = parse_schedules(record.props.get(AVAILABILITY_PROP))
+    schedules = stored_schedules(record.props.get(AVAILABILITY_PROP))
     busy = [(o.start, o.end) for o in expand_occurrences(services().store, record.id, start, end)
             if o.busy]
     duration = dt.timedelta(minutes=query.duration)

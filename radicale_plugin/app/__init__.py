@@ -16,6 +16,7 @@ from radicale.app import Application
 from radicale_plugin.access import current_policy
 from radicale_plugin.app.get import ApplicationPartCollectionGet
 from radicale_plugin.app.propfind import ApplicationPartListingPropfind
+from radicale_plugin.app.props import ApplicationPartPropertyLimits
 from radicale_plugin.app.report import ApplicationPartExpandReport
 from radicale_plugin.store_factory import throttle_from_radicale_config
 
@@ -32,7 +33,8 @@ def basic_username(environ: types.WSGIEnviron) -> str | None:
 
 
 class CalbridgeApplication(ApplicationPartExpandReport, ApplicationPartListingPropfind,
-                           ApplicationPartCollectionGet, Application):
+                           ApplicationPartCollectionGet, ApplicationPartPropertyLimits,
+                           Application):
     def __init__(self, configuration: radicale_config.Configuration) -> None:
         super().__init__(configuration)
         self._throttle = throttle_from_radicale_config(configuration)
