@@ -53,8 +53,8 @@ NEEDS_CHILD = frozenset({"PROPFIND", "PROPPATCH"})
 
 @dataclass(frozen=True)
 class InputLimits:
-    json_bytes: int
-    json_depth: int
+    """The CalDAV door's bounds (the REST door's are read by ``guard_json_body``)."""
+
     xml_bytes: int
     xml_depth: int
     ical_line_bytes: int
@@ -67,8 +67,7 @@ class InputLimits:
         def limit(key: str) -> int:
             return int(settings.get("input", key))
 
-        return cls(json_bytes=limit("max_json_bytes"), json_depth=limit("max_json_depth"),
-                   xml_bytes=limit("max_xml_bytes"), xml_depth=limit("max_xml_depth"),
+        return cls(xml_bytes=limit("max_xml_bytes"), xml_depth=limit("max_xml_depth"),
                    ical_line_bytes=limit("max_ical_line_bytes"),
                    ical_lines=limit("max_ical_lines"),
                    object_bytes=int(settings.get("storage", "max_object_bytes")),
