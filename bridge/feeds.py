@@ -267,8 +267,9 @@ def bounded_occurrences(store: CalendarStore, collection_id: int, start: dt.date
     for match in store.objects_in_window(collection_id, first, last + 1):
         record = match.record
         if len(found) >= max_instances:
-            spans.append((_instant(max(first, record.start_ts)),
-                          _instant(min(last, record.end_ts))))
+            if max(first, record.start_ts) < min(last, record.end_ts):
+                spans.append((_instant(max(first, record.start_ts)),
+                              _instant(min(last, record.end_ts))))
             continue
         found += [Occurrence(record, c)
                   for c in instances_between(record.text, record.etag, start, end)]
