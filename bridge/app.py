@@ -14,6 +14,7 @@ from bridge.api.tokens import tokens_blueprint
 from bridge.auth import authenticate_request
 from bridge.config import Settings
 from bridge.errors import register_error_handlers, validation_failed
+from bridge.guard import guard_json_body
 from bridge.services import Services
 from radicale_plugin.accounts import Accounts
 from radicale_plugin.store import CalendarStore
@@ -31,6 +32,7 @@ def create_app(settings: Settings, store: CalendarStore) -> OpenAPI:
         validation_error_status=400, validation_error_callback=validation_failed,
     )
     app.json.sort_keys = False
+    app.config["MAX_CONTENT_LENGTH"] = int(settings.get("input", "max_json_bytes"))
     app.extensions["calbridge"] = Services(
         settings=settings, store=store, accounts=Accounts(store),
         throttle=LoginThrottle(store, ThrottlePolicy(
@@ -40,6 +42,7 @@ def create_app(settings: Settings, store: CalendarStore) -> OpenAPI:
                 settings.get("security", "auth_max_failures_per_address")))),
     )
     register_error_handlers(app)
+    app.before_request(guard_json_body)
     app.before_request(authenticate_request)
     app.register_api(health_blueprint)
     app.register_api(tokens_blueprint)

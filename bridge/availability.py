@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import calendar as pycalendar
 import datetime as dt
+import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -23,6 +24,7 @@ from zoneinfo import ZoneInfo
 
 import icalendar
 
+logger = logging.getLogger(__name__)
 WEEKDAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
 DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 UNAVAILABLE_COMPONENT = "X-CALBRIDGE-UNAVAILABLE"
@@ -278,6 +280,46 @@ def parse_schedules(text: str | None) -> list[Schedule]:
             updated_at=_epoch(vavailability, "LAST-MODIFIED"),
             priority=int(vavailability.get("PRIORITY", 0))))
     return sorted(out, key=lambda s: s.id)
+
+
+def _check_usable(schedule: Schedule) -> None:
+    """Raise unless every use of ``schedule`` (open time, slots, rendering) can work."""
+    ZoneInfo(schedule.timezone)
+    if not 0 <= schedule.start_minute < schedule.end_minute <= schedule.start_minute + 1440:
+        raise ValueError("a window must end after it starts, within a day")
+    if any(not 0 <= d <= 6 for d in schedule.days_of_week) or \
+            schedule.day_of_month not in (None, -1, *range(1, 32)):
+        raise ValueError("days out of range")
+    for day in (schedule.start_date, schedule.end_date, *schedule.exceptions):
+        if day is not None and not 1900 <= day.year <= 2999:
+            raise ValueError("dates must lie between 1900 and 2999")
+    for stamp in (schedule.created_at, schedule.updated_at):
+        dt.datetime.fromtimestamp(stamp, dt.UTC)
+    first = local_datetime(schedule.timezone, schedule.start_date, 0)
+    schedule.rrule  # noqa: B018 (computing it is the check)
+    intervals(schedule, first, first + dt.timedelta(days=2))
+
+
+def validated_schedules(text: str) -> list[Schedule]:
+    """The schedules of a ``C:calendar-availability`` value, or ValueError saying why the
+    API could not use it (the check on write: a client's PROPPATCH is refused)."""
+    try:
+        schedules = parse_schedules(text)
+        for schedule in schedules:
+            _check_usable(schedule)
+    except Exception as exc:  # icalendar and the mapping raise many kinds on garbage
+        raise ValueError(f"not a usable VAVAILABILITY calendar ({exc})") from exc
+    return schedules
+
+
+def stored_schedules(text: str | None) -> list[Schedule]:
+    """The schedules to apply on read. A value the API cannot use (stored before values were
+    checked on write) counts as no schedules and is logged, so it never breaks a request."""
+    try:
+        return validated_schedules(text or "")
+    except ValueError as exc:
+        logger.warning("ignoring stored calendar-availability: %s", exc)
+        return []
 
 
 def with_schedule(schedules: Sequence[Schedule], schedule: Schedule) -> list[Schedule]:

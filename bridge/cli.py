@@ -27,7 +27,7 @@ def _print(args: argparse.Namespace, data: dict, text: str) -> None:
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import waitress
 
-    from bridge.wsgi import build_application, open_configured_store
+    from bridge.wsgi import build_application, max_body_bytes, open_configured_store
 
     settings = settings.with_overrides("server", host=args.host, port=args.port)
     application = build_application(settings)
@@ -37,7 +37,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         server = waitress.create_server(application, host=settings.host, port=settings.port,
                                         threads=int(settings.get("server", "threads")),
                                         # bridge/wsgi.py decides which proxies to believe
-                                        clear_untrusted_proxy_headers=False, ident="calbridge")
+                                        clear_untrusted_proxy_headers=False, ident="calbridge",
+                                        max_request_body_size=max_body_bytes(settings))
     except OSError as exc:
         raise CliError(f"cannot listen on {settings.host}:{settings.port}: "
                        f"{exc.strerror or exc}") from exc

@@ -27,6 +27,20 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     # Radicale keeps sync tokens for 30 days too (its storage.max_sync_token_age).
     "maintenance": {"interval": 3600.0, "batch_size": 500, "change_log_retention_days": 30,
                     "sent_mail_retention_days": 30},
+    # What one request may carry (docs/architecture.md, "Hostile input").
+    "input": {
+        "max_json_bytes": 1024 * 1024,
+        "max_json_depth": 32,
+        "max_xml_bytes": 2 * 1024 * 1024,
+        "max_xml_depth": 32,
+        "max_ical_line_bytes": 1024 * 1024,
+        "max_ical_lines": 10_000,
+        "max_property_bytes": 64 * 1024,
+        "max_properties_bytes": 256 * 1024,
+        "max_feed_past_days": 366,
+        "max_feed_future_days": 732,
+        "max_feed_instances": 50_000,
+    },
     "logging": {"level": "warning"},
 }
 

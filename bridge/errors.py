@@ -11,7 +11,13 @@ from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException
 
 from radicale_plugin.index import InvalidObject
-from radicale_plugin.store import Conflict, NotFound, PreconditionFailed, StoreError
+from radicale_plugin.store import (
+    Conflict,
+    NotFound,
+    PreconditionFailed,
+    PropertyRefused,
+    StoreError,
+)
 
 
 class ApiError(Exception):
@@ -131,6 +137,9 @@ def from_store_error(exc: StoreError | InvalidObject) -> ApiError:
         return ConflictError(str(exc))
     if isinstance(exc, NotFound):
         return ResourceNotFound(str(exc))
+    if isinstance(exc, PropertyRefused):
+        return ValidationFailed(str(exc), code="PROPERTY_TOO_LARGE" if exc.too_large
+                                else "INVALID_PROPERTY")
     return ApiError(str(exc))
 
 

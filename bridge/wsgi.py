@@ -8,12 +8,15 @@ from typing import Any
 
 from radicale import config as radicale_config
 
+from bridge.api.schedules import AVAILABILITY_PROP
 from bridge.app import create_app
+from bridge.availability import validated_schedules
 from bridge.config import Settings
+from bridge.guard import CalDavGuard, InputLimits
 from radicale_plugin.app import CalbridgeApplication
 from radicale_plugin.engine import request_scope
 from radicale_plugin.index import IndexPolicy
-from radicale_plugin.store import CalendarStore
+from radicale_plugin.store import CalendarStore, PropertyPolicy
 from radicale_plugin.store_factory import open_store
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -95,6 +98,11 @@ class PathDispatcher:
             return app(environ, start_response)
 
 
+def max_body_bytes(settings: Settings) -> int:
+    """The largest request body any door takes: a whole-calendar PUT (Radicale's default)."""
+    return max(100_000_000, int(settings.get("storage", "max_object_bytes")) * 5 // 4 + 1)
+
+
 def radicale_configuration(settings: Settings) -> radicale_config.Configuration:
     max_object_bytes = int(settings.get("storage", "max_object_bytes"))
     configuration = radicale_config.load()
@@ -103,7 +111,7 @@ def radicale_configuration(settings: Settings) -> radicale_config.Configuration:
         # max_content_length); the store enforces the same limit for the REST door.
         "server": {"hosts": f"{settings.host}:{settings.port}",
                    "max_resource_size": str(max_object_bytes),
-                   "max_content_length": str(max(100_000_000, max_object_bytes * 5 // 4 + 1))},
+                   "max_content_length": str(max_body_bytes(settings))},
         "auth": {"type": "radicale_plugin.auth",
                  "delay": str(settings.get("security", "auth_delay"))},
         "rights": {"type": "radicale_plugin.rights"},
@@ -130,11 +138,18 @@ def open_configured_store(settings: Settings) -> CalendarStore:
         max_per_series=int(settings.get("storage", "index_max_per_series")),
     )
     store.max_object_bytes = int(settings.get("storage", "max_object_bytes"))
+    store.property_policy = PropertyPolicy(
+        max_bytes=int(settings.get("input", "max_property_bytes")),
+        max_total_bytes=int(settings.get("input", "max_properties_bytes")),
+        checks={AVAILABILITY_PROP: validated_schedules})
     return store
 
 
 def build_application(settings: Settings) -> PathDispatcher:
     store = open_configured_store(settings)
-    dav = CalbridgeApplication(radicale_configuration(settings))
+    configuration = radicale_configuration(settings)
+    dav = CalDavGuard(CalbridgeApplication(configuration),
+                      InputLimits.from_settings(settings, max_body_bytes(settings)),
+                      realm=str(configuration.get("auth", "realm")))
     return PathDispatcher(dav, create_app(settings, store), store,
                           trusted_networks(settings.get("server", "trusted_proxies")))

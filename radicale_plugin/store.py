@@ -10,9 +10,9 @@ from __future__ import annotations
 import datetime as dt
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
@@ -77,7 +77,51 @@ class TooManyChanges(StoreError):
     """More changes since a sync token than one answer may carry: sync in full (paged)."""
 
 
-__all__ = ["Conflict", "InvalidObject", "InvalidSyncToken", "NotFound", "PreconditionFailed"]
+class PropertyRefused(StoreError):
+    """A collection property the store will not keep (nothing was written): too large
+    (``too_large``), or refused by the check registered for its name."""
+
+    def __init__(self, message: str, *, too_large: bool) -> None:
+        super().__init__(message)
+        self.too_large = too_large
+
+
+def _props_bytes(props: Mapping[str, str]) -> int:
+    return sum(len(k.encode()) + len(str(v).encode()) for k, v in props.items())
+
+
+@dataclass
+class PropertyPolicy:
+    """Bounds on collection properties, and checks by property name. The checks are set by
+    the composition root (the store knows no calendar semantics); one raises ValueError."""
+
+    max_bytes: int = 64 * 1024
+    max_total_bytes: int = 256 * 1024
+    checks: dict[str, Callable[[str], object]] = field(default_factory=dict)
+
+    def check(self, old: Mapping[str, str], new: Mapping[str, str]) -> None:
+        """Only what changes is checked, so a value an older version stored never blocks a
+        write that leaves it alone."""
+        for name, value in new.items():
+            if old.get(name) == value:
+                continue
+            if len(name.encode()) + len(str(value).encode()) > self.max_bytes:
+                raise PropertyRefused(f"property {name} is larger than {self.max_bytes} bytes",
+                                      too_large=True)
+            check = self.checks.get(name)
+            if check is not None:
+                try:
+                    check(str(value))
+                except ValueError as exc:
+                    raise PropertyRefused(f"property {name}: {exc}", too_large=False) from exc
+        total = _props_bytes(new)
+        if total > self.max_total_bytes and total > _props_bytes(old):
+            raise PropertyRefused(f"the properties of a collection take at most "
+                                  f"{self.max_total_bytes} bytes", too_large=True)
+
+
+__all__ = ["Conflict", "InvalidObject", "InvalidSyncToken", "NotFound", "PreconditionFailed",
+           "PropertyRefused"]
 
 
 @dataclass(frozen=True)
@@ -167,6 +211,7 @@ class CalendarStore:
         self.engine = engine
         self.policy = policy or IndexPolicy()
         self.max_object_bytes = max_object_bytes
+        self.property_policy = PropertyPolicy()
 
     # -- transactions ------------------------------------------------------------------------
 
@@ -245,6 +290,9 @@ class CalendarStore:
             now = now_ts()
             if existing is not None and props is None:
                 return CollectionRecord.from_row(existing), {}, []
+            if props is not None:
+                self.property_policy.check(dict(existing["props"] or {}) if existing else {},
+                                           props)
             if existing is None:
                 owner = path.split("/", 1)[0]
                 tag = (props or {}).get("tag", "")
@@ -290,7 +338,8 @@ class CalendarStore:
     def set_props(self, collection_id: int, props: Mapping[str, str],
                   expected_revision: int | None = None) -> CollectionRecord:
         with self.write(self._lock_path(collection_id)) as conn:
-            self._expect_revision(conn, collection_id, expected_revision)
+            current = self._expect_revision(conn, collection_id, expected_revision)
+            self.property_policy.check(current.props, props)
             conn.execute(
                 collection.update().where(collection.c.id == collection_id).values(
                     props=dict(props), tag=props.get("tag", ""), updated_at=now_ts(),

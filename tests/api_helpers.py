@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from dataclasses import dataclass, field
 
@@ -94,3 +95,40 @@ class WorkspaceClients:
                                               "calendars:read,calendars:write")),
             stranger=Api(server, ws, make_token(server, "mallory", other, "calendars:admin")),
         )
+
+
+EVENTS = "/api/access/calendar/events"
+
+
+def seed_calendar(api: Api, calendar: dict, password: str) -> list[str]:
+    """Fill ``calendar`` (alice's, seen through ``api``) with what real calendars hold: single
+    and all-day events, an open-ended daily series, a weekly series with an EXDATE and a moved
+    instance (written over CalDAV, as clients do), attendees, a recurring REST event and a
+    to-do. Returns the REST event ids."""
+    from tests import caldav_data as data
+
+    url = calendar["caldavUrl"]
+    texts = {"weekly-override": data.weekly_with_exdate_and_override("seed-weekly"),
+             "daily": data.open_ended_daily("seed-daily"),
+             "all-day": data.yearly_all_day("seed-all-day"),
+             "todo": data.todo("seed-todo", "20261220T120000Z")}
+    for name, text in texts.items():
+        response = requests.put(f"{url}{name}.ics", data=text.encode(), auth=("alice", password),
+                                headers={"Content-Type": "text/calendar; charset=utf-8"})
+        assert response.status_code == 201, response.text
+    today = dt.datetime.now(dt.UTC).replace(hour=9, minute=0, second=0, microsecond=0)
+    bodies = [
+        {"summary": "Planning", "attendees": ["bob@example.com", "carol@example.net"]},
+        {"summary": "Standup", "recurrence": ["RRULE:FREQ=DAILY;COUNT=30"],
+         "timeZone": "Europe/Berlin", "attendees": ["bob@example.com"]},
+        {"summary": "Offsite", "isAllDay": True, "description": "All day, all hands"},
+    ]
+    ids = []
+    for day, body in enumerate(bodies, 1):
+        start = today + dt.timedelta(days=day)
+        response = api.post(EVENTS, json={
+            "calendarId": calendar["id"], "from": start.isoformat().replace("+00:00", "Z"),
+            "to": (start + dt.timedelta(hours=1)).isoformat().replace("+00:00", "Z"), **body})
+        assert response.status_code == 201, response.text
+        ids.append(response.json()["event"]["id"])
+    return ids

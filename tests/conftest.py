@@ -7,7 +7,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -54,15 +54,18 @@ class Server:
         return self.extra_env.get("CALBRIDGE_STORAGE_DATABASE_URL",
                                   f"sqlite:///{self.data_dir / 'calbridge.sqlite3'}")
 
-    def stored_cells(self) -> list[str]:
-        """Every value of every table of this server's store, as text."""
+    def stored_cells(self, skip: Collection[str] = ()) -> list[str]:
+        """Every value of every table of this server's store, as text; ``skip`` names columns
+        ("table.column") that a read may write, such as a token's last use."""
         engine = sa.create_engine(self.database_url)
         try:
             metadata = sa.MetaData()
             metadata.reflect(engine)
+            kept = [[c for c in table.columns if f"{table.name}.{c.name}" not in skip]
+                    for table in metadata.sorted_tables]
             with engine.connect() as conn:
-                return [str(value) for table in metadata.sorted_tables
-                        for row in conn.execute(sa.select(table)) for value in row]
+                return [str(value) for columns in kept if columns
+                        for row in conn.execute(sa.select(*columns)) for value in row]
         finally:
             engine.dispose()
 

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import pytest
 import requests
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 
-from tests.api_helpers import cli_json, make_token
-from tests.conftest import Server
+from tests.api_helpers import Api, cli_json, make_token, seed_calendar
+from tests.conftest import PASSWORD, Server
 
 # `make test` replays the same examples every run (a fuzz finding must not make CI flaky);
 # CALBRIDGE_FUZZ_RANDOM=1 explores new ones, CALBRIDGE_FUZZ_EXAMPLES sets how many.
@@ -25,19 +26,34 @@ FAMILIES = {
 }
 
 
+@dataclass(frozen=True)
+class FuzzTarget:
+    server: Server
+    workspace: str
+    token: str
+    calendar_id: int
+    event_ids: list[str]   # events of that calendar: single, recurring, with attendees
+
+
 @pytest.fixture(scope="module")
-def fuzz_target(api_server: Server) -> Iterator[tuple[Server, str, str, int]]:
+def fuzz_target(api_server: Server) -> Iterator[FuzzTarget]:
+    """A calendar that holds what real ones do (events, series with overrides and EXDATEs,
+    attendees, all-day events, a to-do, a schedule), so operations reach stored data."""
     ws = cli_json(api_server, "workspace", "create", "Fuzz", "--owner", "alice")["uuid"]
-    token = make_token(api_server, "alice", ws, "calendars:admin")
-    created = requests.post(f"{api_server.url}/api/v2/w/{ws}/calendars", json={"name": "fuzz"},
-                            headers={"Authorization": f"Bearer {token}"}).json()
-    yield api_server, ws, token, created["id"]
+    api = Api(api_server, ws, make_token(api_server, "alice", ws, "calendars:admin"))
+    created = api.post("/calendars", json={"name": "fuzz"}).json()
+    event_ids = seed_calendar(api, created, PASSWORD)
+    assert api.post(f"/calendars/{created['id']}/schedules", json={
+        "name": "Weekdays", "daysOfWeek": ["MO", "TU", "WE", "TH", "FR"], "startTime": "08:00",
+        "endTime": "18:00"}).status_code == 201
+    yield FuzzTarget(api_server, ws, api.token, created["id"], event_ids)
 
 
 @pytest.mark.parametrize(("family", "minimum"), [("calendars", 11), ("access events", 8)])
-def test_no_input_yields_a_server_error(fuzz_target: tuple[Server, str, str, int], family: str,
+def test_no_input_yields_a_server_error(fuzz_target: FuzzTarget, family: str,
                                         minimum: int) -> None:
-    server, ws, token, calendar_id = fuzz_target
+    server, ws, token = fuzz_target.server, fuzz_target.workspace, fuzz_target.token
+    calendar_id, event_ids = fuzz_target.calendar_id, fuzz_target.event_ids
     schema = schemathesis.openapi.from_url(f"{server.url}/api/openapi.json").include(
         path_regex=FAMILIES[family])
     operations = [result.ok() for result in schema.get_all_operations()]
@@ -54,6 +70,8 @@ def test_no_input_yields_a_server_error(fuzz_target: tuple[Server, str, str, int
             case.path_parameters = {**(case.path_parameters or {}), "workspace_uuid": ws}
             if "calendar_id" in case.path_parameters and case.method != "DELETE":
                 case.path_parameters["calendar_id"] = calendar_id
+            if "eventId" in case.path_parameters and case.method != "DELETE":
+                case.path_parameters["eventId"] = event_ids[len(statuses) % len(event_ids)]
             if isinstance(case.body, dict) and "calendarId" in case.body:
                 case.body["calendarId"] = calendar_id
             # Sent with plain requests: caldav's urllib3-future breaks schemathesis' own

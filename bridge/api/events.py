@@ -20,7 +20,7 @@ from pydantic import Field, field_validator, model_validator
 
 from bridge.api.schedules import AVAILABILITY_PROP
 from bridge.auth import calendar_of_request, current_policy
-from bridge.availability import Interval, merge, open_time, parse_schedules, subtract
+from bridge.availability import Interval, merge, open_time, stored_schedules, subtract
 from bridge.errors import (
     AccessDenied,
     ApiError,
@@ -323,7 +323,7 @@ def require_within_timeframe(policy: AccessPolicy, start: dt.datetime, end: dt.d
 
 def require_open_time(calendar: CollectionRecord, start: dt.datetime, end: dt.datetime) -> None:
     """A calendar with schedules books only inside its open time (the first instance)."""
-    schedules = parse_schedules(calendar.props.get(AVAILABILITY_PROP))
+    schedules = stored_schedules(calendar.props.get(AVAILABILITY_PROP))
     if schedules and subtract([(start, end)], open_time(schedules, start, end)):
         raise ConflictError("The calendar's schedules do not allow an event at this time.",
                             code="SLOT_UNAVAILABLE")
@@ -616,7 +616,7 @@ def free_busy(query: FreeBusyQuery):  # type: ignore[no-untyped-def]
         busy: list[Interval] = [
             (max(o.start, start), min(o.end, end))
             for o in expand_occurrences(services().store, calendar.id, start, end) if o.busy]
-        schedules = parse_schedules(calendar.props.get(AVAILABILITY_PROP))
+        schedules = stored_schedules(calendar.props.get(AVAILABILITY_PROP))
         if schedules:
             busy += subtract([(start, end)], open_time(schedules, start, end))
         busy = merge(b for b in busy if b[0] < b[1])

@@ -15,8 +15,8 @@ from pydantic.alias_generators import to_camel
 
 from bridge.api.calendars import iso
 from bridge.auth import calendar_of_request, require_scope, workspace_of_request
-from bridge.errors import ResourceNotFound
-from bridge.feeds import FeedRequest, answer_feed
+from bridge.errors import ResourceNotFound, ValidationFailed
+from bridge.feeds import FeedLimits, FeedRequest, answer_feed
 from bridge.models import (
     ApiModel,
     DatabaseId,
@@ -134,6 +134,26 @@ def render_feed(feed: FeedToken, token: str | None = None) -> dict:
     return CreatedFeed(**fields, url=url, webcal_url=webcal_url).model_dump(by_alias=True)
 
 
+def feed_limits() -> FeedLimits:
+    settings = services().settings
+    return FeedLimits(max_past_days=int(settings.get("input", "max_feed_past_days")),
+                      max_future_days=int(settings.get("input", "max_feed_future_days")),
+                      max_instances=int(settings.get("input", "max_feed_instances")))
+
+
+def check_window(limits: FeedLimits, past: tuple[str, int | None],
+                 future: tuple[str, int | None]) -> None:
+    """400 WINDOW_TOO_LARGE for days beyond the configured maxima; each pair is (field name,
+    days)."""
+    errors = [{"field": name, "code": "less_than_equal", "message": f"at most {limit} days"}
+              for (name, value), limit in ((past, limits.max_past_days),
+                                           (future, limits.max_future_days))
+              if value is not None and value > limit]
+    if errors:
+        raise ValidationFailed("The window reaches further than this server allows.",
+                               code="WINDOW_TOO_LARGE", errors=errors)
+
+
 def administered_calendar(path: FeedsPath) -> CollectionRecord:
     """The calendar of the path, if the caller may manage its feeds (calendars:admin)."""
     workspace = workspace_of_request(path.workspace_uuid)
@@ -159,6 +179,8 @@ def list_feeds(path: FeedsPath):  # type: ignore[no-untyped-def]
 def create_feed(path: FeedsPath, body: CreateFeedRequest):  # type: ignore[no-untyped-def]
     """Create a feed; its secret URL is shown only in this response."""
     calendar = administered_calendar(path)
+    check_window(feed_limits(), ("windowPastDays", body.window_past_days),
+                 ("windowFutureDays", body.window_future_days))
     token, feed = FeedTokens(services().store).create(
         calendar.id, body.kind, body.window_past_days, body.window_future_days,
         body.include_private)
@@ -206,6 +228,8 @@ def calendar_feed(path: IcsPath, query: IcsQuery):  # type: ignore[no-untyped-de
     accepted. An unknown or revoked token is 404.
     """
     store = services().store
+    limits = feed_limits()
+    check_window(limits, ("pastDays", query.past_days), ("futureDays", query.future_days))
     feed = FeedTokens(store).resolve(path.token)
     calendar = store.get_collection_by_id(feed.calendar_id) if feed is not None else None
     if feed is None or calendar is None:
@@ -214,6 +238,7 @@ def calendar_feed(path: IcsPath, query: IcsQuery):  # type: ignore[no-untyped-de
         past_days=query.past_days, future_days=query.future_days,
         if_none_match=request.headers.get("If-None-Match"),
         if_modified_since=request.if_modified_since,
-        gzip=request.accept_encodings["gzip"] > 0, now=dt.datetime.now(dt.UTC)))
+        gzip=request.accept_encodings["gzip"] > 0, now=dt.datetime.now(dt.UTC)),
+        limits=limits)
     return Response(reply.body, status=reply.status, headers=reply.headers,
                     direct_passthrough=True)

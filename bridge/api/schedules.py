@@ -21,9 +21,9 @@ from bridge.availability import (
     WEEKDAYS,
     Schedule,
     next_schedule_id,
-    parse_schedules,
     schedules_text,
     slots,
+    stored_schedules,
     with_schedule,
 )
 from bridge.errors import ResourceNotFound, ValidationFailed
@@ -188,7 +188,7 @@ def _iso(timestamp: int) -> str:
 
 
 def schedules_of(record: CollectionRecord) -> list[dict]:
-    return [render_schedule(s, record.id) for s in parse_schedules(
+    return [render_schedule(s, record.id) for s in stored_schedules(
         record.props.get(AVAILABILITY_PROP))]
 
 
@@ -260,7 +260,7 @@ def _save(record: CollectionRecord,
     done: list[Schedule] = []
 
     def props_after(current: CollectionRecord) -> dict[str, str]:
-        schedules, schedule = change(current, parse_schedules(
+        schedules, schedule = change(current, stored_schedules(
             current.props.get(AVAILABILITY_PROP)))
         done.append(schedule)
         props = dict(current.props)
@@ -277,7 +277,7 @@ def _save(record: CollectionRecord,
 def _schedule(record: CollectionRecord, schedule_id: int,
               schedules: list[Schedule] | None = None) -> tuple[list[Schedule], Schedule]:
     if schedules is None:
-        schedules = parse_schedules(record.props.get(AVAILABILITY_PROP))
+        schedules = stored_schedules(record.props.get(AVAILABILITY_PROP))
     for schedule in schedules:
         if schedule.id == schedule_id:
             return schedules, schedule
@@ -368,7 +368,7 @@ def list_slots(path: CalendarPath, query: SlotsQuery):  # type: ignore[no-untype
     workspace = workspace_of_request(path.workspace_uuid)
     record = calendar_of_request(path.calendar_id, "freebusy", workspace)
     start, end = query.from_.astimezone(dt.UTC), query.to.astimezone(dt.UTC)
-    schedules = parse_schedules(record.props.get(AVAILABILITY_PROP))
+    schedules = stored_schedules(record.props.get(AVAILABILITY_PROP))
     busy = [(o.start, o.end) for o in expand_occurrences(services().store, record.id, start, end)
             if o.busy]
     duration = dt.timedelta(minutes=query.duration)

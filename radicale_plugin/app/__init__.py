@@ -17,6 +17,7 @@ from radicale_plugin.access import caldav_refusal, current_policy
 from radicale_plugin.app.delete import ApplicationPartGuardedDelete
 from radicale_plugin.app.get import ApplicationPartCollectionGet
 from radicale_plugin.app.propfind import ApplicationPartListingPropfind
+from radicale_plugin.app.props import ApplicationPartPropertyLimits
 from radicale_plugin.app.report import ApplicationPartExpandReport
 from radicale_plugin.store_factory import throttle_from_radicale_config
 
@@ -34,6 +35,7 @@ def basic_username(environ: types.WSGIEnviron) -> str | None:
 
 class CalbridgeApplication(ApplicationPartExpandReport, ApplicationPartListingPropfind,
                            ApplicationPartCollectionGet, ApplicationPartGuardedDelete,
+                           ApplicationPartPropertyLimits,
                            Application):
     def __init__(self, configuration: radicale_config.Configuration) -> None:
         super().__init__(configuration)
