@@ -21,6 +21,10 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "smtp": {"host": "", "port": 25, "security": "none", "username": "", "password": "",
              "from": "", "interval": 5.0, "retry_seconds": 30},
     "security": {"auth_max_failures": 20, "auth_failure_window": 300, "auth_delay": 1.0},
+    # radicale_plugin.limits.Limits documents each bound; defaults near Radicale 3.9's.
+    "limits": {"max_instances": 10_000, "max_instances_per_request": 10_000,
+               "max_list_days": 3660, "max_freebusy_days": 366,
+               "max_recurrence_steps": 200_000},
     "logging": {"level": "warning"},
 }
 

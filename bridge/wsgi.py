@@ -12,6 +12,8 @@ from bridge.config import Settings
 from radicale_plugin.app import CalbridgeApplication
 from radicale_plugin.engine import request_scope
 from radicale_plugin.index import IndexPolicy
+from radicale_plugin.limits import Limits
+from radicale_plugin.recurrence import install_step_cap
 from radicale_plugin.store import CalendarStore
 from radicale_plugin.store_factory import open_store
 
@@ -38,15 +40,25 @@ class PathDispatcher:
             return app(environ, start_response)
 
 
+def configured_limits(settings: Settings) -> Limits:
+    return Limits(**{key: int(value) for key, value in settings.values["limits"].items()})
+
+
 def radicale_configuration(settings: Settings) -> radicale_config.Configuration:
     max_object_bytes = int(settings.get("storage", "max_object_bytes"))
+    limits = configured_limits(settings)
     configuration = radicale_config.load()
     configuration.update({
         # Radicale advertises and enforces max_resource_size (capped at 80% of
         # max_content_length); the store enforces the same limit for the REST door.
+        # Radicale's own expansion caps follow ours; its estimate of a finite rule's length
+        # (periods from DTSTART to UNTIL) is a work measure, capped like every rule's steps.
         "server": {"hosts": f"{settings.host}:{settings.port}",
                    "max_resource_size": str(max_object_bytes),
-                   "max_content_length": str(max(100_000_000, max_object_bytes * 5 // 4 + 1))},
+                   "max_content_length": str(max(100_000_000, max_object_bytes * 5 // 4 + 1)),
+                   "max_vevent_rrule_occurrence": str(limits.max_recurrence_steps)},
+        "reporting": {"max_expand_occurrence": str(limits.max_instances),
+                      "max_freebusy_occurrence": str(limits.max_instances)},
         "auth": {"type": "radicale_plugin.auth",
                  "delay": str(settings.get("security", "auth_delay"))},
         "rights": {"type": "radicale_plugin.rights"},
@@ -71,6 +83,8 @@ def open_configured_store(settings: Settings) -> CalendarStore:
         max_per_series=int(settings.get("storage", "index_max_per_series")),
     )
     store.max_object_bytes = int(settings.get("storage", "max_object_bytes"))
+    store.limits = configured_limits(settings)
+    install_step_cap(store.limits.max_recurrence_steps)
     return store
 
 

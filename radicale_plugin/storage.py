@@ -7,6 +7,7 @@ parses any iCalendar.
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -21,7 +22,9 @@ from radicale.item import filter as radicale_filter
 from radicale.log import logger
 
 from radicale_plugin.bundle import bundle_calendar
+from radicale_plugin.expand import has_instance
 from radicale_plugin.index import TIMESTAMP_MAX, TIMESTAMP_MIN, InvalidObject
+from radicale_plugin.limits import MAX_DATE_TIME, MIN_DATE_TIME, caldav_time
 from radicale_plugin.store import (
     CalendarStore,
     CollectionRecord,
@@ -37,6 +40,11 @@ PLUGIN_CONFIG_SCHEMA = {
         "calbridge_database_url": {"value": "", "type": str},
     }
 }
+
+
+# RFC 4791 5.2.6-5.2.8, answered for calendars from the store's limits (never stored: a client
+# cannot PROPPATCH them away, and they stay out of allprop as the RFC asks).
+LIMIT_PROPERTIES = ("C:max-instances", "C:min-date-time", "C:max-date-time")
 
 
 def http_date(timestamp: int) -> str:
@@ -100,7 +108,13 @@ class Collection(radicale_storage.BaseCollection):
             record = match.record
             if match.proven:
                 matched = simple
-            else:  # outside the materialized horizon: Radicale's own envelope rule
+            elif simple and tag == "VEVENT":
+                # Outside the materialized horizon: decided here with the bounded expander,
+                # where Radicale's filter would walk the rule from its start with vobject.
+                if not has_instance(record.text, record.etag, _instant(start), _instant(end)):
+                    continue
+                matched = True
+            else:  # Radicale's own envelope rule
                 matched = simple and (start <= record.start_ts or record.end_ts <= end)
             results.append((self._item(record), matched))
         return results
@@ -132,6 +146,10 @@ class Collection(radicale_storage.BaseCollection):
 
     def get_meta(self, key: str | None = None) -> Any:
         props = self._record.props if self._record is not None else {}
+        if key in LIMIT_PROPERTIES and props.get("tag") == "VCALENDAR":
+            return {"C:max-instances": str(self.store.limits.max_instances),
+                    "C:min-date-time": caldav_time(MIN_DATE_TIME),
+                    "C:max-date-time": caldav_time(MAX_DATE_TIME)}[key]
         return dict(props) if key is None else props.get(key)
 
     def set_meta(self, props: Mapping[str, str]) -> None:
@@ -257,6 +275,10 @@ class Storage(radicale_storage.BaseStorage):
                         logger.error("etag mismatch for %s/%s", child.path, obj.href)
                         ok = False
         return ok
+
+
+def _instant(timestamp: int) -> dt.datetime:
+    return dt.datetime.fromtimestamp(timestamp, dt.UTC)
 
 
 def _free_href(uid: str, taken: set[str]) -> str:

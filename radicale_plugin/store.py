@@ -29,6 +29,8 @@ from radicale_plugin.index import (
     object_uid_and_component,
     parse_object,
 )
+from radicale_plugin.limits import LimitExceeded, Limits, check_dates
+from radicale_plugin.recurrence import check_rules
 from radicale_plugin.schema import (
     MAX_PATH_LENGTH,
     calendar_object,
@@ -155,10 +157,11 @@ class CalendarStore:
     """The store API shared by the Radicale adapter, the REST API and the CLI."""
 
     def __init__(self, engine: Engine, policy: IndexPolicy | None = None,
-                 max_object_bytes: int = 10 * 1024 * 1024) -> None:
+                 max_object_bytes: int = 10 * 1024 * 1024, limits: Limits | None = None) -> None:
         self.engine = engine
         self.policy = policy or IndexPolicy()
         self.max_object_bytes = max_object_bytes
+        self.limits = limits or Limits()
 
     # -- transactions ------------------------------------------------------------------------
 
@@ -174,11 +177,21 @@ class CalendarStore:
 
     # -- preparing objects (pure CPU, no lock held) ------------------------------------------
 
-    def prepare(self, text: str, envelope: tuple[int, int] | None = None) -> PreparedObject:
-        """Validate and index one object. ``envelope`` is Radicale's time_range if known."""
+    def prepare(self, text: str, envelope: tuple[int, int] | None = None, *,
+                check_limits: bool = True) -> PreparedObject:
+        """Validate and index one object. ``envelope`` is Radicale's time_range if known.
+
+        New objects must keep within ``self.limits`` (times between C:min-date-time and
+        C:max-date-time, finite rules of at most max_instances instances, no rule that never
+        matches): a LimitExceeded or InvalidObject says which. Re-indexing objects already
+        stored passes ``check_limits=False``, so a lowered limit never makes them fail.
+        """
         if len(text.encode()) > self.max_object_bytes:
             raise InvalidObject(f"object larger than {self.max_object_bytes} bytes")
         cal = parse_object(text)
+        if check_limits:  # before the envelope: Radicale's time_range walks finite rules
+            check_dates(cal)
+            check_rules(cal, self.limits.max_instances)
         if envelope is None:
             envelope = radicale_envelope(text)
         index = build_index(cal, envelope, dt.datetime.now(dt.UTC), self.policy)
@@ -688,6 +701,8 @@ def radicale_envelope(text: str) -> tuple[int, int]:
     item = radicale_item.Item(collection_path="", text=text)
     try:
         return item.time_range
+    except LimitExceeded:
+        raise
     except Exception as exc:
         raise InvalidObject(f"cannot compute time range: {exc}") from exc
 

@@ -1,6 +1,7 @@
 """Radicale's Application with calbridge's seams, one small module per method (as Radicale
 lays out its own): expand REPORTs and depth-1 listings answered from the index, whole-calendar
-GETs with revision entity tags, and failed logins throttled before Radicale sees them."""
+GETs with revision entity tags, PUT bodies checked against the limits, and failed logins
+throttled before Radicale sees them."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from radicale.app import Application
 from radicale_plugin.access import current_policy
 from radicale_plugin.app.get import ApplicationPartCollectionGet
 from radicale_plugin.app.propfind import ApplicationPartListingPropfind
+from radicale_plugin.app.put import ApplicationPartLimitedPut
 from radicale_plugin.app.report import ApplicationPartExpandReport
 from radicale_plugin.store_factory import throttle_from_radicale_config
 
@@ -32,7 +34,7 @@ def basic_username(environ: types.WSGIEnviron) -> str | None:
 
 
 class CalbridgeApplication(ApplicationPartExpandReport, ApplicationPartListingPropfind,
-                           ApplicationPartCollectionGet, Application):
+                           ApplicationPartCollectionGet, ApplicationPartLimitedPut, Application):
     def __init__(self, configuration: radicale_config.Configuration) -> None:
         super().__init__(configuration)
         self._throttle = throttle_from_radicale_config(configuration)
