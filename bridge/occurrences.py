@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import icalendar
 
 from radicale_plugin.expand import instances_between, some_instances
-from radicale_plugin.limits import TooManyMatches
+from radicale_plugin.limits import TooManyInstances, TooManyMatches
 from radicale_plugin.recurrence import Instance
 from radicale_plugin.store import CalendarStore, ObjectRecord
 
@@ -100,8 +100,15 @@ def expand_occurrences(store: CalendarStore, calendar_id: int, start: dt.datetim
                                       int(end.timestamp()) + 1)
     for match in matches:
         record = match.record
-        found = instances_between(record.text, record.etag, start, end,
-                                  store.limits.max_instances)
+        # An object may yield what is left of the budget, at most its own cap.
+        room = budget.limit - budget.spent
+        try:
+            found = instances_between(record.text, record.etag, start, end,
+                                      min(room, store.limits.max_instances))
+        except TooManyInstances as exc:
+            if type(exc) is TooManyInstances and room < store.limits.max_instances:
+                budget.spend(room + 1)  # raises TooManyMatches
+            raise
         budget.spend(len(found))
         out.extend(Occurrence(record, instance) for instance in found)
     out.sort(key=lambda o: (o.start, o.record.href))

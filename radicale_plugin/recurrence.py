@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import functools
 import itertools
 import threading
 from collections.abc import Iterable, Iterator
@@ -212,21 +213,40 @@ def _without_barren_rules(series: Any) -> Any:
     return series if len(kept) == len(rules) else _with_rules(series, kept)
 
 
+class _LazyRule:
+    """A dateutil rule whose ``between`` yields as it steps (dateutil's builds the whole list
+    first), so that a caller who stops after enough instances stops the stepping too. Offers
+    what recurring-ical-events uses of its rules: ``between`` and ``until``."""
+
+    def __init__(self, rule: dateutil_rrule.rrule) -> None:
+        self.rule = rule
+        self.until = getattr(rule, "until", None)
+        self.string = getattr(rule, "string", "")
+
+    def between(self, after: dt.datetime, before: dt.datetime, inc: bool = False,
+                count: int = 1) -> Iterator[dt.datetime]:
+        for value in self.rule:
+            if value > before or (value == before and not inc):
+                return
+            if value > after or (value == after and inc):
+                yield value
+
+
 def _anchored_series(series: Any, start: dt.datetime) -> Any:
-    """The series with its rules re-anchored for a window that starts at ``start`` (UTC)."""
+    """The series with its rules re-anchored for a window that starts at ``start`` (UTC),
+    each stepping only as far as its caller reads."""
     rules = _rules(series)
     if not rules:
         return series
     reach = getattr(series, "_subtract_from_start", None)
-    if not isinstance(reach, dt.timedelta):
-        return _with_rules(series, [_uncached(r) for r in rules])
     zone = getattr(series.recurrence, "tzinfo", None)
     try:
-        local = (start - reach).astimezone(zone or UTC)
+        wall = (start - reach).astimezone(zone or UTC).replace(tzinfo=None) - _ANCHOR_MARGIN \
+            if isinstance(reach, dt.timedelta) else None
     except OverflowError:
-        return _with_rules(series, [_uncached(r) for r in rules])
-    wall = local.replace(tzinfo=None) - _ANCHOR_MARGIN
-    return _with_rules(series, [anchor_rule(r, wall) for r in rules])
+        wall = None
+    return _with_rules(series, [
+        _LazyRule(anchor_rule(r, wall) if wall is not None else _uncached(r)) for r in rules])
 
 
 @dataclass(frozen=True)
@@ -235,9 +255,16 @@ class Instance:
 
     start: dt.datetime
     end: dt.datetime  # exclusive; equal to start for a zero-length instance
-    key: str  # the original start (RECURRENCE-ID) in UTC: tells apart equal starts
     occurrence: Any = None  # recurring-ical-events' occurrence, None for a single event
     single: icalendar.cal.Component | None = None  # the stored VEVENT of a single event
+
+    @functools.cached_property
+    def key(self) -> str:
+        """The original start (RECURRENCE-ID) in UTC: tells apart instances of one object
+        that start together (computed on demand: it costs a third of an expansion)."""
+        if self.single is not None:
+            return instance_key(self.single["DTSTART"].dt)
+        return instance_key(self.occurrence.id.recurrence_id or self.occurrence.start)
 
     def component(self) -> icalendar.cal.Component:
         """The instance as a component: a new copy for a recurrence (recurring-ical-events
@@ -266,7 +293,7 @@ def single_instance(component: icalendar.cal.Component) -> Instance:
     else:
         last = first if isinstance(first, dt.datetime) else first + dt.timedelta(days=1)
     start = as_utc(first)
-    return Instance(start, max(as_utc(last), start), instance_key(first), single=component)
+    return Instance(start, max(as_utc(last), start), single=component)
 
 
 def overlaps(instance: Instance, start: dt.datetime, end: dt.datetime) -> bool:
@@ -293,8 +320,7 @@ def instance_key(value: dt.date | dt.datetime) -> str:
 def _instance(occurrence: Any) -> Instance:
     start = as_utc(occurrence.start)
     end = as_utc(occurrence.end) if occurrence.end is not None else start
-    original = occurrence.id.recurrence_id or occurrence.start
-    return Instance(start, max(end, start), instance_key(original), occurrence=occurrence)
+    return Instance(start, max(end, start), occurrence=occurrence)
 
 
 def instances(series: Iterable[Any], start: dt.date | dt.datetime,
@@ -324,7 +350,7 @@ def bounded_instances(series: Iterable[Any], start: dt.datetime, end: dt.datetim
         raise TooManyInstances(
             f"one object has more than {max_instances} instances between "
             f"{start.isoformat()} and {end.isoformat()}")
-    found.sort(key=lambda i: (i.start, i.key))
+    found.sort(key=lambda i: i.start)
     return found
 
 

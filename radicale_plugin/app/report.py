@@ -30,6 +30,7 @@ from radicale_plugin.limits import (
     MIN_DATE_TIME,
     LimitExceeded,
     OutsideDateRange,
+    TooManyInstances,
     TooManyMatches,
 )
 from radicale_plugin.storage import Collection
@@ -133,10 +134,18 @@ class ApplicationPartExpandReport(ApplicationBase):
         limits = collection.store.limits
         multistatus = ET.Element(f"{_D}multistatus")
         total = 0
+        too_many = TooManyMatches(f"more than {limits.max_instances_per_request} instances "
+                                  "in the window")
         for item in items:
+            # An object may yield what is left of the request's instances, at most its own cap.
+            room = limits.max_instances_per_request - total
             try:
                 text, count = expanded_calendar_text(item.serialize(), query.start, query.end,
-                                                     item.etag, limits.max_instances)
+                                                     item.etag, min(room, limits.max_instances))
+            except TooManyInstances as exc:
+                if type(exc) is TooManyInstances and room < limits.max_instances:
+                    raise too_many from exc
+                raise
             except LimitExceeded:
                 raise
             except Exception as exc:  # a broken stored object must not hide the others
@@ -145,9 +154,6 @@ class ApplicationPartExpandReport(ApplicationBase):
             if count == 0:
                 continue
             total += count
-            if total > limits.max_instances_per_request:
-                raise TooManyMatches(f"more than {limits.max_instances_per_request} instances "
-                                     "in the window")
             found, not_found = [], []
             for prop in query.props:
                 element = ET.Element(prop.tag)
