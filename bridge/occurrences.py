@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import logging
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -18,10 +19,11 @@ from dataclasses import dataclass
 import icalendar
 
 from radicale_plugin.expand import instances_between, some_instances
-from radicale_plugin.limits import TooManyInstances, TooManyMatches
+from radicale_plugin.limits import LimitExceeded, TooManyInstances, TooManyMatches
 from radicale_plugin.recurrence import Instance
 from radicale_plugin.store import CalendarStore, ObjectRecord
 
+logger = logging.getLogger(__name__)
 SECOND = dt.timedelta(seconds=1)
 DAY = dt.timedelta(days=1)
 
@@ -109,6 +111,11 @@ def expand_occurrences(store: CalendarStore, calendar_id: int, start: dt.datetim
             if type(exc) is TooManyInstances and room < store.limits.max_instances:
                 budget.spend(room + 1)  # raises TooManyMatches
             raise
+        except LimitExceeded:
+            raise
+        except ValueError as exc:  # a broken stored object must not hide the others
+            logger.warning("cannot expand %s in calendar %s: %s", record.href, calendar_id, exc)
+            continue
         budget.spend(len(found))
         out.extend(Occurrence(record, instance) for instance in found)
     out.sort(key=lambda o: (o.start, o.record.href))
@@ -184,7 +191,14 @@ def _slice(store: CalendarStore, calendar_ids: Sequence[int], t: dt.datetime,
         for match in store.objects_in_window(calendar_id, int(t.timestamp()),
                                              int(stop.timestamp()) + 1):
             record = match.record
-            found = some_instances(record.text, record.etag, t, stop, room)
+            try:
+                found = some_instances(record.text, record.etag, t, stop, room)
+            except LimitExceeded:
+                raise
+            except ValueError as exc:  # as in expand_occurrences
+                logger.warning("cannot expand %s in calendar %s: %s", record.href, calendar_id,
+                               exc)
+                continue
             spent += len(found)
             if len(found) > room:
                 return None, spent

@@ -24,7 +24,7 @@ from radicale.log import logger
 from radicale_plugin.bundle import bundle_calendar
 from radicale_plugin.expand import has_instance
 from radicale_plugin.index import TIMESTAMP_MAX, TIMESTAMP_MIN, InvalidObject
-from radicale_plugin.limits import MAX_DATE_TIME, MIN_DATE_TIME, caldav_time
+from radicale_plugin.limits import MAX_DATE_TIME, MIN_DATE_TIME, LimitExceeded, caldav_time
 from radicale_plugin.store import (
     CalendarStore,
     CollectionRecord,
@@ -108,16 +108,28 @@ class Collection(radicale_storage.BaseCollection):
             record = match.record
             if match.proven:
                 matched = simple
-            elif simple and tag == "VEVENT":
+            elif simple and tag == "VEVENT" and (found := self._has_instance(
+                    record, start, end)) is not None:
                 # Outside the materialized horizon: decided here with the bounded expander,
                 # where Radicale's filter would walk the rule from its start with vobject.
-                if not has_instance(record.text, record.etag, _instant(start), _instant(end)):
+                if not found:
                     continue
                 matched = True
             else:  # Radicale's own envelope rule
                 matched = simple and (start <= record.start_ts or record.end_ts <= end)
             results.append((self._item(record), matched))
         return results
+
+    @staticmethod
+    def _has_instance(record: ObjectRecord, start: int, end: int) -> bool | None:
+        """Whether the object has an instance in [start, end); None when it cannot be read
+        here (Radicale's filter then decides, as for any object)."""
+        try:
+            return has_instance(record.text, record.etag, _instant(start), _instant(end))
+        except LimitExceeded:
+            raise
+        except ValueError:
+            return None
 
     def has_uid(self, uid: str) -> bool:
         return self._record is not None and self.store.has_uid(self.record.id, uid)

@@ -527,9 +527,9 @@ def _read_page_token(token: str, query_print: str) -> _Cursor:
     try:
         data = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
         version, start, event_id, key, seen, span, printed = data
-        if version != 1 or not all(isinstance(v, int) and v >= 0 for v in (seen, span)) or \
-                not isinstance(start, int) or not isinstance(event_id, str) or \
-                not isinstance(key, str) or not isinstance(printed, str):
+        counts_ok = all(isinstance(v, int) and 0 <= v < 2**40 for v in (seen, span))
+        if version != 1 or not counts_ok or not isinstance(start, int) or \
+                not all(isinstance(v, str) for v in (event_id, key, printed)):
             raise ValueError("unexpected values")
         cursor = _Cursor(Position(start, event_id, key), seen, span, printed)
         dt.datetime.fromtimestamp(start, dt.UTC)  # a time the window arithmetic can hold
