@@ -178,18 +178,22 @@ class CalendarStore:
     # -- preparing objects (pure CPU, no lock held) ------------------------------------------
 
     def prepare(self, text: str, envelope: tuple[int, int] | None = None, *,
-                check_limits: bool = True) -> PreparedObject:
+                check_limits: bool | None = None) -> PreparedObject:
         """Validate and index one object. ``envelope`` is Radicale's time_range if known.
 
-        New objects must keep within ``self.limits`` (times between C:min-date-time and
+        Objects must keep within ``self.limits`` (times between C:min-date-time and
         C:max-date-time, finite rules of at most max_instances instances, no rule that never
-        matches): a LimitExceeded or InvalidObject says which. Re-indexing objects already
-        stored passes ``check_limits=False``, so a lowered limit never makes them fail.
+        matches): a LimitExceeded or InvalidObject says which. By default that is checked when
+        no envelope is given, i.e. for text the store sees first (REST, import); with an
+        envelope the text comes from Radicale, whose PUT seam checked it, or from the store
+        itself (re-indexing, where a lowered limit must never make a stored object fail).
         """
         if len(text.encode()) > self.max_object_bytes:
             raise InvalidObject(f"object larger than {self.max_object_bytes} bytes")
         cal = parse_object(text)
-        if check_limits:  # before the envelope: Radicale's time_range walks finite rules
+        if check_limits is None:
+            check_limits = envelope is None
+        if check_limits:  # before the envelope: Radicale's walks every instance of finite rules
             check_dates(cal)
             check_rules(cal, self.limits.max_instances)
         if envelope is None:

@@ -171,6 +171,9 @@ def test_an_endless_dense_series_is_stored_at_once_and_the_server_stays_responsi
     assert_problem(env.alice.get(FREEBUSY, params={
         "from": "2026-06-01T00:00:00Z", "to": "2026-06-08T00:00:00Z",
         "calendars": str(calendar["id"])}, timeout=NO_HANG), 400, "TOO_MANY_INSTANCES")
+    assert_problem(env.alice.get(f"/calendars/{calendar['id']}/slots", params={
+        "from": "2026-06-01T00:00:00Z", "to": "2026-06-08T00:00:00Z", "duration": 30},
+        timeout=NO_HANG), 400, "TOO_MANY_INSTANCES")
     # A time-range query far past the indexed horizon is decided without walking the rule.
     decades = (dt.datetime(2090, 1, 1, tzinfo=UTC), dt.datetime(2090, 1, 1, 0, 0, 5, tzinfo=UTC))
     assert len(ET.fromstring(time_range_report(calendar, *decades).content)) == 1
