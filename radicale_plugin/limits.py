@@ -42,8 +42,8 @@ class InvalidObject(ValueError):
 
 
 class LimitExceeded(InvalidObject):
-    """A bound was reached. ``precondition`` is the CalDAV error element (prefixed Clark-less
-    name as Radicale's ``xmlutils.webdav_error`` takes it), ``code`` the REST problem code."""
+    """A bound was reached. ``precondition`` is the CalDAV error element, in the form Radicale's
+    ``xmlutils.webdav_error`` takes ("C:max-instances"); ``code`` is the REST problem code."""
 
     code = "LIMIT_EXCEEDED"
     precondition = "D:number-of-matches-within-limits"

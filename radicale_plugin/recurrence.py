@@ -29,7 +29,12 @@ import icalendar
 import recurring_ical_events
 from dateutil import rrule as dateutil_rrule
 
-from radicale_plugin.limits import InvalidObject, RecurrenceTooExpensive, TooManyInstances
+from radicale_plugin.limits import (
+    InvalidObject,
+    LimitExceeded,
+    RecurrenceTooExpensive,
+    TooManyInstances,
+)
 
 UTC = dt.UTC
 _FIXED_PERIODS = {
@@ -183,14 +188,18 @@ def is_barren(rule: dateutil_rrule.rrule) -> bool:
 
 # -- series --------------------------------------------------------------------------------------
 
-def series_of(cal: icalendar.Calendar, component: str = "VEVENT") -> list[Any]:
-    """recurring-ical-events' series of ``component`` in ``cal``, rules that can never match
-    left out. Raises InvalidObject for rules it cannot read."""
+def _all_series(cal: icalendar.Calendar, component: str) -> list[Any]:
+    """recurring-ical-events' series of ``component``; InvalidObject for rules it cannot read."""
     try:
-        series = list(recurring_ical_events.of(cal, components=[component]).series)
+        return list(recurring_ical_events.of(cal, components=[component]).series)
     except (ValueError, TypeError, KeyError, IndexError) as exc:
         raise InvalidObject(f"recurrence cannot be expanded: {exc}") from exc
-    return [_without_barren_rules(s) for s in series]
+
+
+def series_of(cal: icalendar.Calendar, component: str = "VEVENT") -> list[Any]:
+    """The series of ``component`` in ``cal`` to expand: rules that can never match left out
+    (dateutil would step them to the year 9999 looking for an instance)."""
+    return [_without_barren_rules(s) for s in _all_series(cal, component)]
 
 
 def _rules(series: Any) -> list[dateutil_rrule.rrule]:
@@ -335,7 +344,7 @@ def instances(series: Iterable[Any], start: dt.date | dt.datetime,
                 out.append(_instance(occurrence))
                 if len(out) > limit:
                     return out
-        except RecurrenceTooExpensive:
+        except LimitExceeded:
             raise
         except (ValueError, TypeError, OverflowError) as exc:
             raise InvalidObject(f"recurrence cannot be expanded: {exc}") from exc
@@ -363,7 +372,7 @@ def check_rules(cal: icalendar.Calendar, max_instances: int) -> None:
         if not any("RRULE" in c for c in cal.walk(name)):
             continue
         try:
-            all_series = list(series_of_all_rules(cal, name))
+            all_series = _all_series(cal, name)
         except InvalidObject:
             if name == "VEVENT":
                 raise
@@ -383,12 +392,6 @@ def check_rules(cal: icalendar.Calendar, max_instances: int) -> None:
                     raise TooManyInstances(f"the recurrence rule {_text(rule)} has more than "
                                            f"{max_instances} instances")
 
-
-def series_of_all_rules(cal: icalendar.Calendar, component: str) -> Iterator[Any]:
-    try:
-        yield from recurring_ical_events.of(cal, components=[component]).series
-    except (ValueError, TypeError, KeyError, IndexError) as exc:
-        raise InvalidObject(f"recurrence cannot be expanded: {exc}") from exc
 
 
 def _text(rule: dateutil_rrule.rrule) -> str:
