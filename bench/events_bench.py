@@ -65,17 +65,19 @@ def summary(samples: list[float]) -> str:
 
 def list_all(session: requests.Session, base: str, calendar_id: int, start: str, end: str
              ) -> list[dict]:
-    events, offset = [], 0
+    """Every page, following nextPageToken (offset paging stops at offset + limit 10,000)."""
+    events: list[dict] = []
+    params: dict[str, str | int] = {"from": start, "to": end, "calendarId": calendar_id,
+                                    "limit": 1000}
     while True:
-        response = session.get(f"{base}/api/access/calendar/events", params={
-            "from": start, "to": end, "calendarId": calendar_id, "limit": 1000,
-            "offset": offset}, timeout=600)
+        response = session.get(f"{base}/api/access/calendar/events", params=params,
+                               timeout=600)
         response.raise_for_status()
         body = response.json()
         events += body["events"]
         if not body["meta"]["hasMore"]:
             return events
-        offset += 1000
+        params["pageToken"] = body["meta"]["nextPageToken"]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException
 
 from radicale_plugin.index import InvalidObject
+from radicale_plugin.limits import LimitExceeded
 from radicale_plugin.store import (
     Conflict,
     NotFound,
@@ -143,8 +144,15 @@ def from_store_error(exc: StoreError | InvalidObject) -> ApiError:
     return ApiError(str(exc))
 
 
+def from_limit(exc: LimitExceeded) -> ApiError:
+    """A bound of ``[limits]`` reached: 400 with its own code (WINDOW_TOO_LARGE,
+    TOO_MANY_INSTANCES, ...), raised from wherever the work is."""
+    return ApiError(str(exc), code=exc.code, status=400)
+
+
 def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(ApiError, problem_response)
+    app.register_error_handler(LimitExceeded, lambda e: problem_response(from_limit(e)))
     app.register_error_handler(StoreError, lambda e: problem_response(from_store_error(e)))
     app.register_error_handler(InvalidObject, lambda e: problem_response(from_store_error(e)))
 

@@ -16,6 +16,8 @@ from bridge.guard import CalDavGuard, InputLimits
 from radicale_plugin.app import CalbridgeApplication
 from radicale_plugin.engine import request_scope
 from radicale_plugin.index import IndexPolicy
+from radicale_plugin.limits import Limits
+from radicale_plugin.recurrence import install_step_cap
 from radicale_plugin.store import CalendarStore, PropertyPolicy
 from radicale_plugin.store_factory import open_store
 
@@ -103,15 +105,25 @@ def max_body_bytes(settings: Settings) -> int:
     return max(100_000_000, int(settings.get("storage", "max_object_bytes")) * 5 // 4 + 1)
 
 
+def configured_limits(settings: Settings) -> Limits:
+    return Limits(**{key: int(value) for key, value in settings.values["limits"].items()})
+
+
 def radicale_configuration(settings: Settings) -> radicale_config.Configuration:
     max_object_bytes = int(settings.get("storage", "max_object_bytes"))
+    limits = configured_limits(settings)
     configuration = radicale_config.load()
     configuration.update({
         # Radicale advertises and enforces max_resource_size (capped at 80% of
         # max_content_length); the store enforces the same limit for the REST door.
+        # Radicale's own expansion caps follow ours; its estimate of a finite rule's length
+        # (periods from DTSTART to UNTIL) is a work measure, capped like every rule's steps.
         "server": {"hosts": f"{settings.host}:{settings.port}",
                    "max_resource_size": str(max_object_bytes),
-                   "max_content_length": str(max_body_bytes(settings))},
+                   "max_content_length": str(max_body_bytes(settings)),
+                   "max_vevent_rrule_occurrence": str(limits.max_recurrence_steps)},
+        "reporting": {"max_expand_occurrence": str(limits.max_instances),
+                      "max_freebusy_occurrence": str(limits.max_instances)},
         "auth": {"type": "radicale_plugin.auth",
                  "delay": str(settings.get("security", "auth_delay"))},
         "rights": {"type": "radicale_plugin.rights"},
@@ -142,6 +154,8 @@ def open_configured_store(settings: Settings) -> CalendarStore:
         max_bytes=int(settings.get("input", "max_property_bytes")),
         max_total_bytes=int(settings.get("input", "max_properties_bytes")),
         checks={AVAILABILITY_PROP: validated_schedules})
+    store.limits = configured_limits(settings)
+    install_step_cap(store.limits.max_recurrence_steps)
     return store
 
 

@@ -1,9 +1,10 @@
 """Expand one stored object into the instances that overlap a window (RFC 4791 9.6.5).
 
 recurring-ical-events decides which instances exist, so the CalDAV expand answer equals what
-the REST API lists for the same window. The instances are written by rewriting the stored
-component text (only the time and recurrence lines change), which keeps every other line
-byte-for-byte and avoids re-serializing through icalendar.
+the REST API lists for the same window; ``radicale_plugin.recurrence`` bounds the cost (rules
+re-anchored near the window, at most ``max_instances`` per object). The instances are written
+by rewriting the stored component text (only the time and recurrence lines change), which
+keeps every other line byte-for-byte and avoids re-serializing through icalendar.
 """
 
 from __future__ import annotations
@@ -17,8 +18,17 @@ from dataclasses import dataclass
 from typing import Any
 
 import icalendar
-import recurring_ical_events
 from radicale import item as radicale_item
+
+from radicale_plugin.limits import Limits
+from radicale_plugin.recurrence import (
+    Instance,
+    bounded_instances,
+    instances,
+    overlaps,
+    series_of,
+    single_instance,
+)
 
 _REPLACED = frozenset({"DTSTART", "DTEND", "RECURRENCE-ID", "RRULE", "RDATE", "EXDATE",
                        "EXRULE"})
@@ -132,8 +142,8 @@ class _Templates:
     master: _Template
     overrides: dict[dt.date | dt.datetime, _Template]
     recurring: bool
-    single: icalendar.cal.Component | None  # the one VEVENT of a non-recurring object
-    query: Any  # recurring-ical-events' query: building its series is the costly part
+    single: Instance | None  # the one instance of a non-recurring object
+    series: list[Any]  # recurring-ical-events' series: building them is the costly part
 
 
 @functools.lru_cache(maxsize=4096)
@@ -153,62 +163,62 @@ def _templates(etag: str, text: str) -> _Templates:
     recurring = bool(overrides) or any(k in e for e in events for k in ("RRULE", "RDATE"))
     head = "BEGIN:VCALENDAR\r\n" + "".join(
         f"{key}:{cal[key]}\r\n" for key in ("VERSION", "PRODID", "CALSCALE") if key in cal)
-    single = events[0] if not recurring and len(events) == 1 and "DTSTART" in events[0] \
-        else None
-    query = None if single is not None else recurring_ical_events.of(cal, components=["VEVENT"])
+    single = single_instance(events[0]) \
+        if not recurring and len(events) == 1 and "DTSTART" in events[0] else None
+    series = [] if single is not None else series_of(cal)
     return _Templates(head, master or _Template.of(blocks[0]), overrides, recurring, single,
-                      query)
+                      series)
 
 
-def _overlaps(component: icalendar.cal.Component, start: dt.datetime, end: dt.datetime) -> bool:
-    """RFC 4791 overlap of one non-recurring event (a zero-length one counts at its start)."""
-    first = component["DTSTART"].dt
-    if "DTEND" in component:
-        last = component["DTEND"].dt
-    elif "DURATION" in component:
-        last = first + component["DURATION"].dt
-    else:
-        last = first if isinstance(first, dt.datetime) else first + dt.timedelta(days=1)
-    first_utc, last_utc = _instant(first), _instant(last)
-    return first_utc < end and max(last_utc, first_utc + dt.timedelta(seconds=1)) > start
-
-
-def _instant(value: dt.date | dt.datetime) -> dt.datetime:
-    if not isinstance(value, dt.datetime):
-        return dt.datetime(value.year, value.month, value.day, tzinfo=dt.UTC)
-    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
-
-
-def instances_between(text: str, etag: str, start: dt.datetime, end: dt.datetime
-                      ) -> list[icalendar.cal.Component]:
-    """The VEVENT instances of a stored object overlapping [start, end). The components are
-    shared with a cache: read them, never change them."""
+def instances_between(text: str, etag: str, start: dt.datetime, end: dt.datetime,
+                      max_instances: int = Limits.max_instances) -> list[Instance]:
+    """The VEVENT instances of a stored object overlapping [start, end), by start; more than
+    ``max_instances`` is TooManyInstances. Their components are shared with a cache: read
+    them, never change them."""
     templates = _templates(etag, text)
     if templates.single is not None:
-        return [templates.single] if _overlaps(templates.single, start, end) else []
-    return list(templates.query.between(start, end))
+        return [templates.single] if overlaps(templates.single, start, end) else []
+    return bounded_instances(templates.series, start, end, max_instances)
+
+
+def some_instances(text: str, etag: str, start: dt.datetime, end: dt.datetime, limit: int
+                   ) -> list[Instance]:
+    """The VEVENT instances overlapping [start, end) in any order, at most ``limit`` + 1 of
+    them (more than ``limit``: there are more)."""
+    templates = _templates(etag, text)
+    if templates.single is not None:
+        return [templates.single] if overlaps(templates.single, start, end) else []
+    return instances(templates.series, start, end, limit)
+
+
+def has_instance(text: str, etag: str, start: dt.datetime, end: dt.datetime) -> bool:
+    """Whether the object has a VEVENT instance overlapping [start, end) (stops at the first)."""
+    return bool(some_instances(text, etag, start, end, 0))
 
 
 def expanded_calendar_text(text: str, start: dt.datetime, end: dt.datetime,
-                           etag: str | None = None) -> tuple[str, int]:
+                           etag: str | None = None,
+                           max_instances: int = Limits.max_instances) -> tuple[str, int]:
     """The object as RFC 4791 expanded calendar-data: instances in UTC, no rules, no VTIMEZONE.
 
-    Returns the text and the number of instances (0: the object has none in the window).
+    Returns the text and the number of instances (0: the object has none in the window);
+    more than ``max_instances`` is TooManyInstances.
     """
     templates = _templates(etag or radicale_item.get_etag(text), text)
     if templates.single is not None:
         # A single event is its own only instance: no need for the recurrence machinery.
-        if not _overlaps(templates.single, start, end):
+        if not overlaps(templates.single, start, end):
             return "", 0
-        body = templates.master.instance(templates.single, False)
+        body = templates.master.instance(templates.single.component(), False)
         return templates.head + body + "END:VCALENDAR\r\n", 1
-    instances = list(templates.query.between(start, end))
-    if not instances:
+    found = bounded_instances(templates.series, start, end, max_instances)
+    if not found:
         return "", 0
     body = []
-    for instance in instances:
-        recurrence_id = instance.get("RECURRENCE-ID")
+    for instance in found:
+        component = instance.component()
+        recurrence_id = component.get("RECURRENCE-ID")
         source = templates.overrides.get(_as_utc(recurrence_id.dt)) \
             if recurrence_id is not None else None
-        body.append((source or templates.master).instance(instance, templates.recurring))
-    return templates.head + "".join(body) + "END:VCALENDAR\r\n", len(instances)
+        body.append((source or templates.master).instance(component, templates.recurring))
+    return templates.head + "".join(body) + "END:VCALENDAR\r\n", len(found)

@@ -11,9 +11,10 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 import icalendar
-import recurring_ical_events
 from radicale.item import filter as radicale_filter
 
+from radicale_plugin.limits import InvalidObject  # defined with the other refusals
+from radicale_plugin.recurrence import instances, series_of
 from radicale_plugin.schema import MAX_UID_LENGTH
 
 TIMESTAMP_MIN: int = radicale_filter.TIMESTAMP_MIN
@@ -23,10 +24,6 @@ TIMESTAMP_MAX: int = radicale_filter.TIMESTAMP_MAX
 # (RFC 4791 9.9) differ and are left to Radicale's own evaluation.
 INDEXED_COMPONENTS = frozenset({"VEVENT"})
 OBJECT_COMPONENTS = ("VEVENT", "VTODO", "VJOURNAL", "VFREEBUSY", "VAVAILABILITY")
-
-
-class InvalidObject(ValueError):
-    """The text is not one valid iCalendar object the store accepts."""
 
 
 @dataclass(frozen=True)
@@ -131,17 +128,14 @@ def build_index(
     window_from = now - dt.timedelta(days=policy.past_days)
     window_until = now + dt.timedelta(days=policy.future_days)
     from_ts, until_ts = to_timestamp(window_from), to_timestamp(window_until)
-    query = recurring_ical_events.of(cal, components=[component])
-    occurrences: list[tuple[int, int]] = []
     hard_limit = 4 * policy.max_per_series
-    try:
-        for instance in query.between(window_from, window_until):
-            occurrences.append(occurrence_bounds(instance))
-            if len(occurrences) > hard_limit:
-                # Too dense to materialize (e.g. MINUTELY): prove nothing, Radicale decides.
-                return index
-    except Exception as exc:
-        raise InvalidObject(f"recurrence cannot be expanded: {exc}") from exc
+    # At most one instance past the limit is ever computed (recurrence.instances).
+    found = instances(series_of(cal, component), window_from, window_until, hard_limit)
+    if len(found) > hard_limit:
+        return index  # too dense to materialize (e.g. MINUTELY): prove nothing
+    occurrences = [(int(i.start.timestamp()), max(int(i.end.timestamp()),
+                                                   int(i.start.timestamp()) + 1))
+                   for i in found]
     occurrences.sort()  # instances (overrides especially) need not come in order
     truncated_at: int | None = None
     if len(occurrences) > policy.max_per_series:

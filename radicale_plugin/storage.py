@@ -7,6 +7,7 @@ parses any iCalendar.
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -22,7 +23,9 @@ from radicale.log import logger
 
 from radicale_plugin.access import AccessPolicy, current_policy
 from radicale_plugin.bundle import bundle_calendar
+from radicale_plugin.expand import has_instance
 from radicale_plugin.index import TIMESTAMP_MAX, TIMESTAMP_MIN, InvalidObject
+from radicale_plugin.limits import MAX_DATE_TIME, MIN_DATE_TIME, LimitExceeded, caldav_time
 from radicale_plugin.operations import CREATE, DELETE, missing_operations, operations_for_change
 from radicale_plugin.store import (
     CalendarStore,
@@ -57,6 +60,11 @@ def require_operations(needed: Iterable[str]) -> None:
     missing = missing_operations(needed, policy.token.operations)
     if missing:
         raise Refused("This token may not " + ", ".join(m.replace("_", " ") for m in missing))
+
+
+# RFC 4791 5.2.6-5.2.8, answered for calendars from the store's limits (never stored: a client
+# cannot PROPPATCH them away, and they stay out of allprop as the RFC asks).
+LIMIT_PROPERTIES = ("C:max-instances", "C:min-date-time", "C:max-date-time")
 
 
 def http_date(timestamp: int) -> str:
@@ -120,10 +128,28 @@ class Collection(radicale_storage.BaseCollection):
             record = match.record
             if match.proven:
                 matched = simple
-            else:  # outside the materialized horizon: Radicale's own envelope rule
+            elif simple and tag == "VEVENT" and (found := self._has_instance(
+                    record, start, end)) is not None:
+                # Outside the materialized horizon: decided here with the bounded expander,
+                # where Radicale's filter would walk the rule from its start with vobject.
+                if not found:
+                    continue
+                matched = True
+            else:  # Radicale's own envelope rule
                 matched = simple and (start <= record.start_ts or record.end_ts <= end)
             results.append((self._item(record), matched))
         return results
+
+    @staticmethod
+    def _has_instance(record: ObjectRecord, start: int, end: int) -> bool | None:
+        """Whether the object has an instance in [start, end); None when it cannot be read
+        here (Radicale's filter then decides, as for any object)."""
+        try:
+            return has_instance(record.text, record.etag, _instant(start), _instant(end))
+        except LimitExceeded:
+            raise
+        except ValueError:
+            return None
 
     def has_uid(self, uid: str) -> bool:
         return self._record is not None and self.store.has_uid(self.record.id, uid)
@@ -163,6 +189,10 @@ class Collection(radicale_storage.BaseCollection):
 
     def get_meta(self, key: str | None = None) -> Any:
         props = self._record.props if self._record is not None else {}
+        if key in LIMIT_PROPERTIES and props.get("tag") == "VCALENDAR":
+            return {"C:max-instances": str(self.store.limits.max_instances),
+                    "C:min-date-time": caldav_time(MIN_DATE_TIME),
+                    "C:max-date-time": caldav_time(MAX_DATE_TIME)}[key]
         return dict(props) if key is None else props.get(key)
 
     def set_meta(self, props: Mapping[str, str]) -> None:
@@ -303,6 +333,10 @@ def _workspace_of(policy: AccessPolicy | None) -> int | None:
     """A token's calendars live in the token's workspace (as a REST create); a password's in
     its user's default workspace (the store decides when this is None)."""
     return policy.workspace_id if policy is not None else None
+
+
+def _instant(timestamp: int) -> dt.datetime:
+    return dt.datetime.fromtimestamp(timestamp, dt.UTC)
 
 
 def _free_href(uid: str, taken: set[str]) -> str:

@@ -29,6 +29,8 @@ from radicale_plugin.index import (
     object_uid_and_component,
     parse_object,
 )
+from radicale_plugin.limits import LimitExceeded, Limits, check_dates
+from radicale_plugin.recurrence import check_rules
 from radicale_plugin.schema import (
     MAX_PATH_LENGTH,
     calendar_object,
@@ -207,11 +209,12 @@ class CalendarStore:
     """The store API shared by the Radicale adapter, the REST API and the CLI."""
 
     def __init__(self, engine: Engine, policy: IndexPolicy | None = None,
-                 max_object_bytes: int = 10 * 1024 * 1024) -> None:
+                 max_object_bytes: int = 10 * 1024 * 1024, limits: Limits | None = None) -> None:
         self.engine = engine
         self.policy = policy or IndexPolicy()
         self.max_object_bytes = max_object_bytes
         self.property_policy = PropertyPolicy()
+        self.limits = limits or Limits()
 
     # -- transactions ------------------------------------------------------------------------
 
@@ -228,12 +231,26 @@ class CalendarStore:
     # -- preparing objects (pure CPU, no lock held) ------------------------------------------
 
     def prepare(self, text: str, envelope: tuple[int, int] | None = None,
-                now: dt.datetime | None = None) -> PreparedObject:
+                now: dt.datetime | None = None, *,
+                check_limits: bool | None = None) -> PreparedObject:
         """Validate and index one object. ``envelope`` is Radicale's time_range if known;
-        ``now`` places the rolling window (maintenance passes its own clock)."""
+        ``now`` places the rolling window (maintenance passes its own clock).
+
+        Objects must keep within ``self.limits`` (times between C:min-date-time and
+        C:max-date-time, finite rules of at most max_instances instances, no rule that never
+        matches): a LimitExceeded or InvalidObject says which. By default that is checked when
+        no envelope is given, i.e. for text the store sees first (REST, import); with an
+        envelope the text comes from Radicale, whose PUT seam checked it, or from the store
+        itself (re-indexing, where a lowered limit must never make a stored object fail).
+        """
         if len(text.encode()) > self.max_object_bytes:
             raise InvalidObject(f"object larger than {self.max_object_bytes} bytes")
         cal = parse_object(text)
+        if check_limits is None:
+            check_limits = envelope is None
+        if check_limits:  # before the envelope: Radicale's walks every instance of finite rules
+            check_dates(cal)
+            check_rules(cal, self.limits.max_instances)
         if envelope is None:
             envelope = radicale_envelope(text)
         index = build_index(cal, envelope, now or dt.datetime.now(dt.UTC), self.policy)
@@ -769,6 +786,8 @@ def radicale_envelope(text: str) -> tuple[int, int]:
     item = radicale_item.Item(collection_path="", text=text)
     try:
         return item.time_range
+    except LimitExceeded:
+        raise
     except Exception as exc:
         raise InvalidObject(f"cannot compute time range: {exc}") from exc
 

@@ -7,8 +7,11 @@ idempotency record are committed in one transaction.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import dataclasses
 import datetime as dt
+import hashlib
 import json
 import uuid
 from collections.abc import Callable
@@ -41,11 +44,12 @@ from bridge.models import (
     TimeZoneName,
     problem_responses,
 )
-from bridge.occurrences import Occurrence, expand_occurrences
+from bridge.occurrences import DAY, Budget, Occurrence, Position, expand_occurrences, walk
 from bridge.services import services
 from radicale_plugin.access import READ, AccessPolicy
 from radicale_plugin.expand import parsed_objects
 from radicale_plugin.idempotency import IdempotencyKeys, StoredResponse, fingerprint
+from radicale_plugin.limits import TooManyMatches, WindowTooLarge
 from radicale_plugin.mail_header import check_email
 from radicale_plugin.outbox import Outbox, OutgoingMessage
 from radicale_plugin.store import (
@@ -166,7 +170,10 @@ class ListQuery(ApiModel):
     calendar_id: DatabaseId | None = Field(None, alias="calendarId")
     q: str | None = Field(None, max_length=200)
     limit: int = Field(50, ge=1, le=1000)
-    offset: int = Field(0, ge=0)
+    offset: int = Field(0, ge=0, description="instances to pass over from the window's start "
+                        "(offset + limit at most [limits] max_instances_per_request)")
+    page_token: str | None = Field(None, alias="pageToken", max_length=1000,
+                                   description="meta.nextPageToken of the previous page")
     include_cancelled: bool = Field(False, alias="includeCancelled")
     time_zone: TimeZoneName | None = Field(None, alias="timeZone")
     sync_token: str | None = Field(None, alias="syncToken", max_length=200, description=(
@@ -221,7 +228,10 @@ class ListMeta(ApiModel):
     offset: int
     limit: int
     has_more: bool
-    total_count: int
+    total_count: int = Field(description="instances in the window: exact on the last page "
+                             "(hasMore false), a lower bound before it")
+    next_page_token: str | None = Field(description="pass as pageToken for the next page; "
+                                        "null on the last")
     truncated: bool
     from_: str = Field(alias="from")
     to: str
@@ -513,34 +523,117 @@ def _searchable(policy: AccessPolicy) -> list[str]:
     return [prop for field_name, prop in SEARCHED.items() if field_name in visible]
 
 
+def require_window(start: dt.datetime, end: dt.datetime, max_days: int) -> None:
+    if end - start > dt.timedelta(days=max_days):
+        raise WindowTooLarge(f"The window is longer than {max_days} days; ask for a shorter "
+                             "one.")
+
+
+def _listed(occurrence: Occurrence, query: ListQuery, searched: list[str]) -> bool:
+    """Whether a list shows the instance: cancelled ones on request, ``q`` in the texts the
+    token may see (``searched``)."""
+    component = occurrence.source
+    if not query.include_cancelled and \
+            str(component.get("STATUS", "")).upper() == "CANCELLED":
+        return False
+    if query.q:
+        needle = query.q.lower()
+        return any(needle in str(component.get(k, "")).lower()
+                   for k in searched)
+    return True
+
+
+@dataclasses.dataclass(frozen=True)
+class _Cursor:
+    """What a pageToken carries: where the walk stands, how many instances came before, the
+    slice length that filled the last page, and which query it belongs to."""
+
+    position: Position
+    seen: int
+    span: int
+    query: str
+
+
+def _query_print(query: ListQuery, start: dt.datetime, end: dt.datetime,
+                 calendar_ids: list[int]) -> str:
+    text = json.dumps([_iso(start), _iso(end), calendar_ids, query.q or "",
+                       query.include_cancelled])
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _page_token(cursor: _Cursor) -> str:
+    data = json.dumps([1, cursor.position.start, cursor.position.event_id, cursor.position.key,
+                       cursor.seen, cursor.span, cursor.query], separators=(",", ":"))
+    return base64.urlsafe_b64encode(data.encode()).decode().rstrip("=")
+
+
+def _read_page_token(token: str, query_print: str) -> _Cursor:
+    def invalid(message: str) -> ValidationFailed:
+        return ValidationFailed(message, errors=[
+            {"field": "pageToken", "code": "invalid", "message": message}])
+
+    try:
+        data = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        version, start, event_id, key, seen, span, printed = data
+        counts_ok = all(isinstance(v, int) and 0 <= v < 2**40 for v in (seen, span))
+        if version != 1 or not counts_ok or not isinstance(start, int) or \
+                not all(isinstance(v, str) for v in (event_id, key, printed)):
+            raise ValueError("unexpected values")
+        cursor = _Cursor(Position(start, event_id, key), seen, span, printed)
+        dt.datetime.fromtimestamp(start, dt.UTC)  # a time the window arithmetic can hold
+    except (ValueError, TypeError, OverflowError, OSError, binascii.Error) as exc:
+        raise invalid("pageToken is not a token this API issued.") from exc
+    if cursor.query != query_print:
+        raise invalid("pageToken belongs to another query (window, calendars or filters).")
+    return cursor
+
+
 @events_blueprint.get("/events", responses={200: EventList, **problem_responses(400)})
 def list_events(query: ListQuery):  # type: ignore[no-untyped-def]
-    """Events overlapping [from, to), recurring series expanded into instances."""
+    """Events overlapping [from, to) in start order, recurring series expanded into instances.
+    Page with meta.nextPageToken (or limit and offset); windows are at most
+    [limits] max_list_days long."""
     policy = _policy()
     if policy.token and policy.token.access_level == "free_busy_only":
         raise AccessDenied("This token sees free/busy time only.")
     if query.sync_token is not None:
         return _changes_since(policy, query)
     start, end, clamped = _window(query.from_, query.to, policy)
+    limits = services().store.limits
+    require_window(start, end, limits.max_list_days)
+    calendar_ids = [c.id for c in _readable_calendars(policy, query.calendar_id, "read")]
     # Taken before the read: a change made meanwhile is sent again by the next sync.
     sync_token = _calendar(query.calendar_id, "read").sync_token if query.calendar_id else None
-    occurrences: list[Occurrence] = []
-    for calendar in _readable_calendars(policy, query.calendar_id, "read"):
-        occurrences.extend(expand_occurrences(services().store, calendar.id, start, end))
-    occurrences.sort(key=lambda o: (o.start, o.record.public_id))
-    if not query.include_cancelled:
-        occurrences = [o for o in occurrences
-                       if str(o.component.get("STATUS", "")).upper() != "CANCELLED"]
-    if query.q:
-        needle = query.q.lower()
-        occurrences = [o for o in occurrences if any(
-            needle in str(o.component.get(k, "")).lower() for k in _searchable(policy))]
-    page = occurrences[query.offset:query.offset + query.limit]
-    events = [_render(o.record, policy, o.component) for o in page]
+    searched = _searchable(policy)
+    query_print = _query_print(query, start, end, calendar_ids)
+    cursor = _read_page_token(query.page_token, query_print) if query.page_token else None
+    if cursor is not None and query.offset:
+        raise ValidationFailed("offset cannot be combined with pageToken.", errors=[
+            {"field": "offset", "code": "invalid", "message": "use pageToken alone"}])
+    if query.offset + query.limit > limits.max_instances_per_request:
+        raise ValidationFailed(
+            f"offset + limit may be at most {limits.max_instances_per_request}; page on with "
+            "nextPageToken.", errors=[{"field": "offset", "code": "too_large",
+                                       "message": "offset + limit too large"}])
+    page = walk(services().store, calendar_ids, start, end,
+                after=cursor.position if cursor else None, skip=query.offset,
+                want=query.limit, accept=lambda o: _listed(o, query, searched),
+                max_examined=limits.max_instances_per_request,
+                span=dt.timedelta(seconds=cursor.span) if cursor else DAY)
+    if cursor is None and page.more and len(page.occurrences) < query.limit:
+        # Offset paging cannot continue from a short page: only a pageToken can.
+        raise TooManyMatches(
+            f"More than {limits.max_instances_per_request} instances would have to be "
+            "expanded to fill this page; narrow the window or the filters, or page on with "
+            "pageToken.")
+    seen = (cursor.seen if cursor else 0) + page.skipped + len(page.occurrences)
+    next_token = _page_token(_Cursor(page.resume, seen, int(page.span.total_seconds()),
+                                     query_print)) if page.more and page.resume else None
+    events = [_render(o.record, policy, o.component) for o in page.occurrences]
     return {"events": events, "meta": {
         "count": len(events), "offset": query.offset, "limit": query.limit,
-        "hasMore": query.offset + len(events) < len(occurrences),
-        "totalCount": len(occurrences), "truncated": clamped,
+        "hasMore": page.more, "totalCount": seen + (1 if page.more else 0),
+        "nextPageToken": next_token, "truncated": clamped,
         "from": _iso(start), "to": _iso(end)}, "nextSyncToken": sync_token,
         "accessInfo": access_info(policy), "currentUserCalendarEmail": policy.user.email}
 
@@ -600,6 +693,7 @@ def free_busy(query: FreeBusyQuery):  # type: ignore[no-untyped-def]
     """Busy periods per calendar; outside a calendar's schedules counts as busy."""
     policy = _policy()
     start, end, _ = _window(query.from_, query.to, policy)
+    require_window(start, end, services().store.limits.max_freebusy_days)
     if query.calendars:
         try:
             ids = [int(v) for v in query.calendars.split(",") if v.strip()]
@@ -612,10 +706,12 @@ def free_busy(query: FreeBusyQuery):  # type: ignore[no-untyped-def]
     else:
         calendars = _readable_calendars(policy, None, "freebusy")
     out = []
+    budget = Budget(services().store.limits.max_instances_per_request)
     for calendar in calendars:
         busy: list[Interval] = [
             (max(o.start, start), min(o.end, end))
-            for o in expand_occurrences(services().store, calendar.id, start, end) if o.busy]
+            for o in expand_occurrences(services().store, calendar.id, start, end, budget)
+            if o.busy]
         schedules = stored_schedules(calendar.props.get(AVAILABILITY_PROP))
         if schedules:
             busy += subtract([(start, end)], open_time(schedules, start, end))

@@ -61,11 +61,12 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import icalendar
-import recurring_ical_events
 from dateutil import rrule as dateutil_rrule
 from icalendar.parser import Contentline, param_value
 
+from radicale_plugin.limits import Limits
 from radicale_plugin.mail_header import check_email
+from radicale_plugin.recurrence import instances, series_of
 
 PRODID = "-//calbridge//calbridge//EN"
 EVENT_TYPE = "X-CALBRIDGE-EVENT-TYPE"
@@ -956,8 +957,10 @@ def find_instance(text: str, key: dt.date | dt.datetime,
         windows.append((_utc(key), _utc(key) + dt.timedelta(seconds=1)))
     else:
         windows.append((key, key + _ONE_DAY))
+    series = series_of(calendar)  # bounded: rules re-anchored at the (short) windows
     for start, end in windows:
-        for instance in recurring_ical_events.of(calendar).between(start, end):
+        for found in instances(series, start, end, Limits.max_instances):
+            instance = found.component()
             recurrence_id = instance.get("RECURRENCE-ID")
             if recurrence_id is not None and instance_key(recurrence_id.dt) == wanted:
                 return instance

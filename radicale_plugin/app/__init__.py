@@ -1,6 +1,7 @@
 """Radicale's Application with calbridge's seams, one small module per method (as Radicale
 lays out its own): expand REPORTs and depth-1 listings answered from the index, whole-calendar
-GETs with revision entity tags, and failed logins throttled before Radicale sees them."""
+GETs with revision entity tags, PUT bodies checked against the limits, and failed logins
+throttled before Radicale sees them."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from radicale_plugin.app.delete import ApplicationPartGuardedDelete
 from radicale_plugin.app.get import ApplicationPartCollectionGet
 from radicale_plugin.app.propfind import ApplicationPartListingPropfind
 from radicale_plugin.app.props import ApplicationPartPropertyLimits
+from radicale_plugin.app.put import ApplicationPartLimitedPut
 from radicale_plugin.app.report import ApplicationPartExpandReport
 from radicale_plugin.store_factory import throttle_from_radicale_config
 
@@ -35,7 +37,7 @@ def basic_username(environ: types.WSGIEnviron) -> str | None:
 
 class CalbridgeApplication(ApplicationPartExpandReport, ApplicationPartListingPropfind,
                            ApplicationPartCollectionGet, ApplicationPartGuardedDelete,
-                           ApplicationPartPropertyLimits,
+                           ApplicationPartPropertyLimits, ApplicationPartLimitedPut,
                            Application):
     def __init__(self, configuration: radicale_config.Configuration) -> None:
         super().__init__(configuration)

@@ -2,7 +2,10 @@
 
 Radicale strips the time range from such a query before storage sees it, then parses and
 expands every event of the calendar. Here the window goes to the occurrence index, and only
-the objects with an instance in it are expanded (with recurring-ical-events).
+the objects with an instance in it are expanded (with recurring-ical-events), within the
+limits: a window outside C:min-date-time / C:max-date-time, one object with more than
+C:max-instances instances in it, or more than max_instances_per_request in all is 403 with
+that precondition (DAV:number-of-matches-within-limits for the last, RFC 4791 7.8).
 """
 
 from __future__ import annotations
@@ -22,6 +25,14 @@ from radicale.item import filter as radicale_filter
 from radicale.log import logger
 
 from radicale_plugin.expand import expanded_calendar_text
+from radicale_plugin.limits import (
+    MAX_DATE_TIME,
+    MIN_DATE_TIME,
+    LimitExceeded,
+    OutsideDateRange,
+    TooManyInstances,
+    TooManyMatches,
+)
 from radicale_plugin.storage import Collection
 
 _C = "{urn:ietf:params:xml:ns:caldav}"
@@ -92,6 +103,11 @@ class ApplicationPartExpandReport(ApplicationBase):
         access = Access(self._rights, user, user_groups, path, None)
         if not access.check("r"):
             return httputils.NOT_ALLOWED
+        if query.start < MIN_DATE_TIME or query.end > MAX_DATE_TIME + dt.timedelta(seconds=1):
+            refusal = OutsideDateRange("the expand window", query.start < MIN_DATE_TIME)
+            request_info["status"] = client.FORBIDDEN
+            return self._webdav_error_response(client.FORBIDDEN, refusal.precondition,
+                                               request_info)
         with self._storage.acquire_lock("r", user):
             collection = next(iter(self._storage.discover(path)), None)
             if not isinstance(collection, Collection) or collection.tag != "VCALENDAR":
@@ -102,16 +118,42 @@ class ApplicationPartExpandReport(ApplicationBase):
             end_ts = int(query.end.timestamp())
             matches = collection.store.objects_in_window(collection.record.id, start_ts, end_ts)
             items = [collection._item(m.record) for m in matches]
+        try:
+            multistatus = self._expanded(base_prefix, collection, items, query)
+        except LimitExceeded as exc:
+            logger.info("expand REPORT on %r refused: %s", path, exc)
+            request_info["status"] = client.FORBIDDEN
+            return self._webdav_error_response(client.FORBIDDEN, exc.precondition, request_info)
+        headers = {"Content-Type": f"text/xml; charset={self._encoding}"}
+        request_info["status"] = client.MULTI_STATUS
+        return (client.MULTI_STATUS, headers, self._xml_response(multistatus, request_info),
+                None)
+
+    def _expanded(self, base_prefix: str, collection: Collection, items: list,
+                  query: ExpandQuery) -> ET.Element:
+        limits = collection.store.limits
         multistatus = ET.Element(f"{_D}multistatus")
+        total = 0
+        too_many = TooManyMatches(f"more than {limits.max_instances_per_request} instances "
+                                  "in the window")
         for item in items:
+            # An object may yield what is left of the request's instances, at most its own cap.
+            room = limits.max_instances_per_request - total
             try:
                 text, count = expanded_calendar_text(item.serialize(), query.start, query.end,
-                                                     item.etag)
+                                                     item.etag, min(room, limits.max_instances))
+            except TooManyInstances as exc:
+                if type(exc) is TooManyInstances and room < limits.max_instances:
+                    raise too_many from exc
+                raise
+            except LimitExceeded:
+                raise
             except Exception as exc:  # a broken stored object must not hide the others
                 logger.warning("cannot expand %r: %s", item.href, exc)
                 continue
             if count == 0:
                 continue
+            total += count
             found, not_found = [], []
             for prop in query.props:
                 element = ET.Element(prop.tag)
@@ -130,7 +172,4 @@ class ApplicationPartExpandReport(ApplicationBase):
             uri = pathutils.unstrip_path(posixpath.join(collection.path, item.href))
             multistatus.append(xml_item_response(base_prefix, uri, found_props=found,
                                                  not_found_props=not_found))
-        headers = {"Content-Type": f"text/xml; charset={self._encoding}"}
-        request_info["status"] = client.MULTI_STATUS
-        return (client.MULTI_STATUS, headers, self._xml_response(multistatus, request_info),
-                None)
+        return multistatus
