@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import icalendar
+from icalendar.prop import vBroken
 
 # The times the store accepts (RFC 4791 C:min-date-time / C:max-date-time): wide enough for any
 # calendar, narrow enough that window arithmetic can never leave Python's datetime range. The
@@ -93,6 +94,8 @@ def _instant(value: dt.date | dt.datetime) -> dt.datetime:
 
 def _times(value: Any) -> Iterator[dt.date | dt.datetime]:
     """Every date or date-time inside one property value (lists, periods, UNTIL)."""
+    if isinstance(value, vBroken):
+        return  # a value icalendar could not read holds no time (Radicale judges the text)
     if isinstance(value, list):
         for item in value:
             yield from _times(item)

@@ -12,6 +12,7 @@ import io
 from http import client
 
 import icalendar
+from icalendar.error import InvalidCalendar
 from radicale import httputils, types
 from radicale.app.base import ApplicationBase
 from radicale.log import logger
@@ -38,6 +39,8 @@ def limit_refusal(body: bytes, max_instances: int) -> tuple[str, str] | None:
         return exc.precondition, str(exc)
     except InvalidObject as exc:  # a rule that cannot be read, or never matches
         return "C:valid-calendar-data", str(exc)
+    except InvalidCalendar:  # a property icalendar keeps as broken: Radicale decides
+        return None
     return None
 
 
