@@ -22,6 +22,17 @@ def make_token(server: Server, user: str, workspace: str, scopes: str, *extra: s
                     "--scopes", scopes, *extra)["token"]
 
 
+def two_workspaces(server: Server, other_name: str) -> tuple[str, str]:
+    """Users alice, bob and mallory on ``server``; workspace "Acme" of alice's with bob as a
+    member, and ``other_name`` of mallory's. Returns their UUIDs."""
+    for user in ("alice", "bob", "mallory"):
+        server.add_user(user)
+    ws_a = cli_json(server, "workspace", "create", "Acme", "--owner", "alice")["uuid"]
+    ws_b = cli_json(server, "workspace", "create", other_name, "--owner", "mallory")["uuid"]
+    cli_json(server, "workspace", "add-member", ws_a, "bob")
+    return ws_a, ws_b
+
+
 @dataclass
 class Api:
     """A Bearer-token client for one workspace."""

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import pytest
 import requests
 
-from tests.api_helpers import cli_json
+from tests.api_helpers import cli_json, two_workspaces
 from tests.api_helpers import make_token as token
 from tests.conftest import PASSWORD, Server
 
@@ -54,11 +54,7 @@ def create_calendar(server: Server, workspace: str, secret: str, name: str) -> d
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     server = UnthrottledServer(tmp_path_factory.mktemp("matrix"))
     server.start()
-    for user in ("alice", "bob", "mallory"):
-        server.add_user(user)
-    ws_a = cli_json(server, "workspace", "create", "Acme", "--owner", "alice")["uuid"]
-    ws_b = cli_json(server, "workspace", "create", "Rival", "--owner", "mallory")["uuid"]
-    cli_json(server, "workspace", "add-member", ws_a, "bob")
+    ws_a, ws_b = two_workspaces(server, "Rival")
     setup = {u: token(server, u, ws, "calendars:admin") for u, ws in
              (("alice", ws_a), ("bob", ws_a), ("mallory", ws_b))}
     calendars = {

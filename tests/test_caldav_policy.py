@@ -22,7 +22,7 @@ import pytest
 import requests
 import sqlalchemy as sa
 
-from tests.api_helpers import cli_json, make_token
+from tests.api_helpers import cli_json, make_token, two_workspaces
 from tests.conftest import PASSWORD, QUIET_AUTH, Server, store_env
 
 EVENTS = "/api/access/calendar/events"
@@ -63,11 +63,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureReque
     server = Server(tmp_path_factory.mktemp(f"policy-{backend}"),
                     extra_env={**QUIET_AUTH, **store_env(request, backend)})
     server.start()
-    for user in ("alice", "bob", "mallory"):
-        server.add_user(user)
-    ws_a = cli_json(server, "workspace", "create", "Acme", "--owner", "alice")["uuid"]
-    ws_b = cli_json(server, "workspace", "create", "Side", "--owner", "mallory")["uuid"]
-    cli_json(server, "workspace", "add-member", ws_a, "bob")
+    ws_a, ws_b = two_workspaces(server, "Side")
     cli_json(server, "workspace", "add-member", ws_b, "bob")
     setup = {"bobA": make_token(server, "bob", ws_a, "calendars:admin"),
              "bobB": make_token(server, "bob", ws_b, "calendars:admin"),
