@@ -16,9 +16,9 @@ from bridge.config import Settings
 from bridge.errors import register_error_handlers, validation_failed
 from bridge.guard import guard_json_body
 from bridge.services import Services
-from radicale_plugin.accounts import Accounts
-from radicale_plugin.store import CalendarStore
-from radicale_plugin.throttle import LoginThrottle, ThrottlePolicy
+from bridge.store.accounts import Accounts
+from bridge.store.store import CalendarStore
+from bridge.store.throttle import LoginThrottle, ThrottlePolicy
 
 
 def create_app(settings: Settings, store: CalendarStore) -> OpenAPI:

@@ -13,9 +13,9 @@ from bridge.errors import (
     TokenDenied,
 )
 from bridge.services import services
-from radicale_plugin.access import AccessPolicy, Denial, authenticate
-from radicale_plugin.accounts import TOKEN_PREFIX, Workspace
-from radicale_plugin.store import CollectionRecord
+from bridge.store.access import AccessPolicy, Denial, authenticate
+from bridge.store.accounts import TOKEN_PREFIX, Workspace
+from bridge.store.store import CollectionRecord
 
 # /ics/: subscription feeds, whose secret URL is the credential (bridge/api/feeds.py).
 PUBLIC_PATHS = ("/api/health", "/api/openapi.json", "/api/docs", "/api/openapi", "/ics/")

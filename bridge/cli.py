@@ -10,10 +10,10 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from bridge.config import Settings, load_settings
-from radicale_plugin.store import StoreError
+from bridge.store.store import StoreError
 
 if TYPE_CHECKING:
-    from radicale_plugin.maintenance import MaintenancePolicy
+    from bridge.store.maintenance import MaintenancePolicy
 
 
 class CliError(Exception):
@@ -56,7 +56,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     print(f"  mail:     {'via ' + smtp.host if smtp.configured else 'no SMTP: kept in outbox'}",
           flush=True)
     # Maintenance starts once the socket listens: serving never waits for it.
-    from radicale_plugin.maintenance import MaintenanceThread
+    from bridge.store.maintenance import MaintenanceThread
 
     MaintenanceThread(store, maintenance_policy(settings),
                       float(settings.get("maintenance", "interval"))).start()
@@ -65,7 +65,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def maintenance_policy(settings: Settings) -> MaintenancePolicy:
-    from radicale_plugin.maintenance import DAY, MaintenancePolicy
+    from bridge.store.maintenance import DAY, MaintenancePolicy
 
     def days(key: str) -> int:
         return int(float(settings.get("maintenance", key)) * DAY)
@@ -78,8 +78,8 @@ def maintenance_policy(settings: Settings) -> MaintenancePolicy:
 
 
 def cmd_maintenance(args: argparse.Namespace, settings: Settings) -> int:
+    from bridge.store.maintenance import run_maintenance
     from bridge.wsgi import open_configured_store
-    from radicale_plugin.maintenance import run_maintenance
 
     report = run_maintenance(open_configured_store(settings), maintenance_policy(settings))
     counts = report.as_dict()
@@ -89,8 +89,8 @@ def cmd_maintenance(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_user_add(args: argparse.Namespace, settings: Settings) -> int:
+    from bridge.store.accounts import Accounts
     from bridge.wsgi import open_configured_store
-    from radicale_plugin.accounts import Accounts
 
     password = sys.stdin.readline().rstrip("\n") if args.password_stdin else args.password
     if not password:
@@ -103,8 +103,8 @@ def cmd_user_add(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _accounts(settings: Settings):  # type: ignore[no-untyped-def]
+    from bridge.store.accounts import Accounts
     from bridge.wsgi import open_configured_store
-    from radicale_plugin.accounts import Accounts
 
     return Accounts(open_configured_store(settings))
 
@@ -177,7 +177,7 @@ def _outbox(settings: Settings):  # type: ignore[no-untyped-def]
 
 
 def cmd_outbox_list(args: argparse.Namespace, settings: Settings) -> int:
-    from radicale_plugin.mail_header import single_line
+    from bridge.core.mail_header import single_line
 
     messages = _outbox(settings).messages(status=args.status)
     if args.json:

@@ -41,7 +41,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "max_feed_future_days": 732,
         "max_feed_instances": 50_000,
     },
-    # radicale_plugin.limits.Limits documents each bound; defaults near Radicale 3.9's.
+    # bridge.core.limits.Limits documents each bound; defaults near Radicale 3.9's.
     "limits": {"max_instances": 10_000, "max_instances_per_request": 10_000,
                "max_list_days": 3660, "max_freebusy_days": 366,
                "max_recurrence_steps": 200_000},

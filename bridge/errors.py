@@ -10,9 +10,9 @@ from flask import Flask, Response, g, json, request
 from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException
 
-from radicale_plugin.index import InvalidObject
-from radicale_plugin.limits import LimitExceeded
-from radicale_plugin.store import (
+from bridge.core.index import InvalidObject
+from bridge.core.limits import LimitExceeded
+from bridge.store.store import (
     Conflict,
     NotFound,
     PreconditionFailed,

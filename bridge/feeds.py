@@ -1,6 +1,6 @@
 """Subscription feeds (`GET /ics/<token>.ics`): windows, validators, bodies, the body cache.
 
-- A *full* feed is every stored object, joined as text (radicale_plugin.bundle) and streamed
+- A *full* feed is every stored object, joined as text (bridge.core.bundle) and streamed
   from one read snapshot: the VTIMEZONEs first (a cheap first pass over the texts that hold
   one), then the objects in batches, without VALARMs, ATTENDEEs and ORGANIZERs unless the
   feed was made with include_private.
@@ -26,12 +26,12 @@ from dataclasses import dataclass
 
 from icalendar.parser import foldline
 
+from bridge.core.bundle import calendar_header, stream_calendar, without_private_data
+from bridge.core.expand import instances_between
 from bridge.mapping.calendars import fields_from_props
 from bridge.occurrences import Occurrence
-from radicale_plugin.bundle import calendar_header, stream_calendar, without_private_data
-from radicale_plugin.expand import instances_between
-from radicale_plugin.feeds import FeedToken
-from radicale_plugin.store import CalendarStore, CollectionRecord
+from bridge.store.feeds import FeedToken
+from bridge.store.store import CalendarStore, CollectionRecord
 
 FEED_FORMAT = "2"  # part of every entity tag: bump it when the body's shape changes
 REFRESH_INTERVAL = "PT1H"

@@ -10,9 +10,9 @@ from radicale import item as radicale_item
 from radicale import pathutils
 from tqdm import tqdm
 
-from radicale_plugin.accounts import Accounts
-from radicale_plugin.index import OBJECT_COMPONENTS, InvalidObject
-from radicale_plugin.store import CalendarStore, Conflict, PreparedObject
+from bridge.core.index import OBJECT_COMPONENTS, InvalidObject
+from bridge.store.accounts import Accounts
+from bridge.store.store import CalendarStore, Conflict, PreparedObject
 
 BATCH = 200
 

@@ -26,9 +26,9 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
 from bridge.config import Settings
-from radicale_plugin.mail_header import single_line, smtp_address
-from radicale_plugin.outbox import Outbox, QueuedMessage
-from radicale_plugin.store import CalendarStore
+from bridge.core.mail_header import single_line, smtp_address
+from bridge.store.outbox import Outbox, QueuedMessage
+from bridge.store.store import CalendarStore
 
 log = logging.getLogger("calbridge.mail")
 

@@ -18,10 +18,10 @@ from dataclasses import dataclass
 
 import icalendar
 
-from radicale_plugin.expand import instances_between, some_instances
-from radicale_plugin.limits import LimitExceeded, TooManyInstances, TooManyMatches
-from radicale_plugin.recurrence import Instance
-from radicale_plugin.store import CalendarStore, ObjectRecord
+from bridge.core.expand import instances_between, some_instances
+from bridge.core.limits import LimitExceeded, TooManyInstances, TooManyMatches
+from bridge.core.recurrence import Instance
+from bridge.store.store import CalendarStore, ObjectRecord
 
 logger = logging.getLogger(__name__)
 SECOND = dt.timedelta(seconds=1)

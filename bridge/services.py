@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from flask import current_app
 
 from bridge.config import Settings
-from radicale_plugin.accounts import Accounts
-from radicale_plugin.store import CalendarStore
-from radicale_plugin.throttle import LoginThrottle
+from bridge.store.accounts import Accounts
+from bridge.store.store import CalendarStore
+from bridge.store.throttle import LoginThrottle
 
 
 @dataclass(frozen=True)

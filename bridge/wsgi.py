@@ -10,15 +10,15 @@ from radicale import config as radicale_config
 
 from bridge.api.schedules import AVAILABILITY_PROP
 from bridge.app import create_app
-from bridge.availability import validated_schedules
 from bridge.config import Settings
+from bridge.core.availability import validated_schedules
+from bridge.core.index import IndexPolicy
+from bridge.core.limits import Limits
+from bridge.core.recurrence import install_step_cap
 from bridge.guard import CalDavGuard, InputLimits
+from bridge.store.engine import request_scope
+from bridge.store.store import CalendarStore, PropertyPolicy
 from radicale_plugin.app import CalbridgeApplication
-from radicale_plugin.engine import request_scope
-from radicale_plugin.index import IndexPolicy
-from radicale_plugin.limits import Limits
-from radicale_plugin.recurrence import install_step_cap
-from radicale_plugin.store import CalendarStore, PropertyPolicy
 from radicale_plugin.store_factory import open_store
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]

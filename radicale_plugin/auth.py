@@ -1,7 +1,7 @@
 """Radicale auth plugin: ``[auth] type = radicale_plugin.auth``.
 
 A password or an API token (as the Basic-auth password) is turned into an AccessPolicy by
-``radicale_plugin.access``; the rights plugin reads that policy for the rest of the request.
+``bridge.store.access``; the rights plugin reads that policy for the rest of the request.
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from __future__ import annotations
 from radicale import auth as radicale_auth
 from radicale import config as radicale_config
 
-from radicale_plugin.access import authenticate, caldav_refusal, current_policy
-from radicale_plugin.accounts import Accounts
+from bridge.store.access import authenticate, caldav_refusal, current_policy
+from bridge.store.accounts import Accounts
 from radicale_plugin.store_factory import store_from_radicale_config, throttle_from_radicale_config
 
 

@@ -9,7 +9,7 @@ from radicale import config as radicale_config
 from radicale import pathutils
 from radicale import rights as radicale_rights
 
-from radicale_plugin.access import AccessPolicy, current_policy
+from bridge.store.access import AccessPolicy, current_policy
 from radicale_plugin.store_factory import store_from_radicale_config
 
 

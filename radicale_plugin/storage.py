@@ -21,13 +21,13 @@ from radicale import storage as radicale_storage
 from radicale.item import filter as radicale_filter
 from radicale.log import logger
 
-from radicale_plugin.access import AccessPolicy, current_policy
-from radicale_plugin.bundle import bundle_calendar
-from radicale_plugin.expand import has_instance
-from radicale_plugin.index import TIMESTAMP_MAX, TIMESTAMP_MIN, InvalidObject
-from radicale_plugin.limits import MAX_DATE_TIME, MIN_DATE_TIME, LimitExceeded, caldav_time
-from radicale_plugin.operations import CREATE, DELETE, missing_operations, operations_for_change
-from radicale_plugin.store import (
+from bridge.core.bundle import bundle_calendar
+from bridge.core.expand import has_instance
+from bridge.core.index import TIMESTAMP_MAX, TIMESTAMP_MIN, InvalidObject
+from bridge.core.limits import MAX_DATE_TIME, MIN_DATE_TIME, LimitExceeded, caldav_time
+from bridge.core.operations import CREATE, DELETE, missing_operations, operations_for_change
+from bridge.store.access import AccessPolicy, current_policy
+from bridge.store.store import (
     CalendarStore,
     CollectionRecord,
     Conflict,

@@ -6,10 +6,10 @@ import threading
 
 from radicale import config as radicale_config
 
-from radicale_plugin.engine import get_engine
-from radicale_plugin.migrate import upgrade
-from radicale_plugin.store import CalendarStore
-from radicale_plugin.throttle import LoginThrottle, ThrottlePolicy
+from bridge.store.engine import get_engine
+from bridge.store.migrate import upgrade
+from bridge.store.store import CalendarStore
+from bridge.store.throttle import LoginThrottle, ThrottlePolicy
 
 _stores: dict[str, CalendarStore] = {}
 _lock = threading.Lock()

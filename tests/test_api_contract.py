@@ -12,7 +12,7 @@ import pytest
 import requests
 import sqlalchemy as sa
 
-from radicale_plugin.schema import api_token
+from bridge.store.schema import api_token
 from tests.api_helpers import Api, WorkspaceClients, assert_problem, cli_json, make_token
 from tests.conftest import Server
 

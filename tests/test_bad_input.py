@@ -20,7 +20,7 @@ import sqlalchemy as sa
 
 from bridge.feeds import FeedWindow, bounded_occurrences, freebusy_body
 from bridge.guard import basic_credentials_problem, ical_problem, json_too_deep, xml_problem
-from radicale_plugin.schema import collection, feed_token
+from bridge.store.schema import collection, feed_token
 from radicale_plugin.store_factory import open_store
 from tests import caldav_data as data
 from tests.api_helpers import EVENTS, Api, assert_problem, cli_json, make_token, seed_calendar

@@ -12,8 +12,8 @@ import pytest
 import requests
 import sqlalchemy as sa
 
-from radicale_plugin import migrate
-from radicale_plugin.bundle import without_private_data
+from bridge.core.bundle import without_private_data
+from bridge.store import migrate
 from tests.api_helpers import WorkspaceClients, assert_problem
 from tests.caldav_data import FOOTER, HEADER, todo, weekly_with_exdate_and_override
 from tests.conftest import PASSWORD, Server

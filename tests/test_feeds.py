@@ -13,8 +13,8 @@ import pytest
 import recurring_ical_events
 import requests
 
+from bridge.core.bundle import bundle_calendar, stream_calendar
 from bridge.feeds import Validators, not_modified
-from radicale_plugin.bundle import bundle_calendar, stream_calendar
 from tests.api_helpers import Api, WorkspaceClients, assert_problem
 from tests.caldav_data import (
     BERLIN,

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from radicale_plugin.index import (
+from bridge.core.index import (
     TIMESTAMP_MAX,
     TIMESTAMP_MIN,
     IndexPolicy,
@@ -15,7 +15,7 @@ from radicale_plugin.index import (
     parse_object,
     to_timestamp,
 )
-from radicale_plugin.store import radicale_envelope
+from bridge.store.store import radicale_envelope
 from tests import caldav_data as data
 
 NOW = dt.datetime(2026, 11, 22, tzinfo=dt.UTC)

@@ -12,7 +12,7 @@ import pytest
 import requests
 from requests.adapters import HTTPAdapter
 
-from radicale_plugin.schema import auth_failure
+from bridge.store.schema import auth_failure
 from tests.api_helpers import cli_json, make_token
 from tests.conftest import PASSWORD, Server, store_env
 

@@ -17,9 +17,9 @@ import pytest
 import requests
 from aiosmtpd.controller import Controller
 
+from bridge.core.mail_header import check_email
 from bridge.mail import UnsendableMessage, imip_email
-from radicale_plugin.mail_header import check_email
-from radicale_plugin.outbox import Outbox, OutgoingMessage, QueuedMessage
+from bridge.store.outbox import Outbox, OutgoingMessage, QueuedMessage
 from radicale_plugin.store_factory import open_store
 from tests.api_helpers import Api, assert_problem, cli_json, make_token
 from tests.conftest import PASSWORD, QUIET_AUTH, Server, free_port, store_env

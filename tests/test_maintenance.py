@@ -15,10 +15,9 @@ import requests
 import sqlalchemy as sa
 
 from bridge.config import load_settings
-from bridge.wsgi import open_configured_store
-from radicale_plugin.maintenance import DAY, MaintenancePolicy, run_maintenance
-from radicale_plugin.outbox import Outbox
-from radicale_plugin.schema import (
+from bridge.store.maintenance import DAY, MaintenancePolicy, run_maintenance
+from bridge.store.outbox import Outbox
+from bridge.store.schema import (
     auth_failure,
     calendar_object,
     change,
@@ -26,7 +25,8 @@ from radicale_plugin.schema import (
     occurrence,
     outbox_message,
 )
-from radicale_plugin.store import CalendarStore
+from bridge.store.store import CalendarStore
+from bridge.wsgi import open_configured_store
 from tests.api_helpers import Api, cli_json, make_token
 from tests.caldav_data import FOOTER, HEADER
 from tests.conftest import PASSWORD, Server, store_env

@@ -9,22 +9,22 @@ import icalendar
 import pytest
 import recurring_ical_events
 
-from radicale_plugin.index import TIMESTAMP_MIN, IndexPolicy, build_index, parse_object
-from radicale_plugin.limits import (
+from bridge.core.index import TIMESTAMP_MIN, IndexPolicy, build_index, parse_object
+from bridge.core.limits import (
     InvalidObject,
     OutsideDateRange,
     RecurrenceTooExpensive,
     TooManyInstances,
     check_dates,
 )
-from radicale_plugin.recurrence import (
+from bridge.core.recurrence import (
     as_utc,
     bounded_instances,
     check_rules,
     install_step_cap,
     series_of,
 )
-from radicale_plugin.store import radicale_envelope
+from bridge.store.store import radicale_envelope
 from tests import caldav_data as data
 
 UTC = dt.UTC

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import pytest
 import requests
 
-from radicale_plugin.schema import change
+from bridge.store.schema import change
 from tests.api_helpers import Api, WorkspaceClients, assert_problem, cli_json
 from tests.conftest import PASSWORD, Server
 

@@ -17,9 +17,9 @@ from bridge.etags import check_if_match, if_match
 from bridge.mapping.calendars import fields_from_props, props_with_fields
 from bridge.models import ApiModel, DatabaseId, TimeZoneName, WorkspacePath, problem_responses
 from bridge.services import services
-from radicale_plugin.access import READ, WRITE
-from radicale_plugin.accounts import Workspace
-from radicale_plugin.store import CollectionRecord
+from bridge.store.access import READ, WRITE
+from bridge.store.accounts import Workspace
+from bridge.store.store import CollectionRecord
 
 calendars_blueprint = APIBlueprint(
     "calendars", __name__, url_prefix="/api/v2/w/<workspace_uuid>/calendars",

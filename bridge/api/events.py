@@ -23,7 +23,10 @@ from pydantic import Field, field_validator, model_validator
 
 from bridge.api.schedules import AVAILABILITY_PROP
 from bridge.auth import calendar_of_request, current_policy
-from bridge.availability import Interval, merge, open_time, stored_schedules, subtract
+from bridge.core.availability import Interval, merge, open_time, stored_schedules, subtract
+from bridge.core.expand import parsed_objects
+from bridge.core.limits import TooManyMatches, WindowTooLarge
+from bridge.core.mail_header import check_email
 from bridge.errors import (
     AccessDenied,
     ApiError,
@@ -46,13 +49,10 @@ from bridge.models import (
 )
 from bridge.occurrences import DAY, Budget, Occurrence, Position, expand_occurrences, walk
 from bridge.services import services
-from radicale_plugin.access import READ, AccessPolicy
-from radicale_plugin.expand import parsed_objects
-from radicale_plugin.idempotency import IdempotencyKeys, StoredResponse, fingerprint
-from radicale_plugin.limits import TooManyMatches, WindowTooLarge
-from radicale_plugin.mail_header import check_email
-from radicale_plugin.outbox import Outbox, OutgoingMessage
-from radicale_plugin.store import (
+from bridge.store.access import READ, AccessPolicy
+from bridge.store.idempotency import IdempotencyKeys, StoredResponse, fingerprint
+from bridge.store.outbox import Outbox, OutgoingMessage
+from bridge.store.store import (
     CollectionRecord,
     ExpiredSyncToken,
     InvalidSyncToken,

@@ -25,9 +25,9 @@ from bridge.models import (
     problem_responses,
 )
 from bridge.services import services
-from radicale_plugin.access import ADMIN
-from radicale_plugin.feeds import MAX_WINDOW_DAYS, FeedToken, FeedTokens
-from radicale_plugin.store import CollectionRecord
+from bridge.store.access import ADMIN
+from bridge.store.feeds import MAX_WINDOW_DAYS, FeedToken, FeedTokens
+from bridge.store.store import CollectionRecord
 
 feeds_blueprint = APIBlueprint(
     "feeds", __name__, url_prefix="/api/v2/w/<workspace_uuid>/calendars/<int:calendar_id>",

@@ -16,7 +16,7 @@ from pydantic import Field, RootModel, field_validator, model_validator
 
 from bridge.api.calendars import update_props
 from bridge.auth import calendar_of_request, workspace_of_request
-from bridge.availability import (
+from bridge.core.availability import (
     DAY_NAMES,
     WEEKDAYS,
     Schedule,
@@ -32,7 +32,7 @@ from bridge.mapping.calendars import fields_from_props
 from bridge.models import ApiModel, DatabaseId, TimeZoneName, WorkspacePath, problem_responses
 from bridge.occurrences import expand_occurrences
 from bridge.services import services
-from radicale_plugin.store import CollectionRecord, now_ts
+from bridge.store.store import CollectionRecord, now_ts
 
 AVAILABILITY_PROP = "C:calendar-availability"
 

@@ -12,8 +12,8 @@ from bridge.auth import current_policy, workspace_of_request
 from bridge.errors import AccessDenied, ResourceNotFound, ValidationFailed
 from bridge.models import ApiModel, DatabaseId, WorkspacePath, problem_responses
 from bridge.services import services
-from radicale_plugin.access import ADMIN
-from radicale_plugin.accounts import Token
+from bridge.store.access import ADMIN
+from bridge.store.accounts import Token
 
 tokens_blueprint = APIBlueprint("tokens", __name__, url_prefix="/api",
                                 abp_tags=[Tag(name="tokens")],

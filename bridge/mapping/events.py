@@ -64,9 +64,9 @@ import icalendar
 from dateutil import rrule as dateutil_rrule
 from icalendar.parser import Contentline, param_value
 
-from radicale_plugin.limits import Limits
-from radicale_plugin.mail_header import check_email
-from radicale_plugin.recurrence import instances, series_of
+from bridge.core.limits import Limits
+from bridge.core.mail_header import check_email
+from bridge.core.recurrence import instances, series_of
 
 PRODID = "-//calbridge//calbridge//EN"
 EVENT_TYPE = "X-CALBRIDGE-EVENT-TYPE"

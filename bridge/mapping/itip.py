@@ -7,7 +7,7 @@ import datetime as dt
 
 import icalendar
 
-from radicale_plugin.outbox import OutgoingMessage
+from bridge.store.outbox import OutgoingMessage
 
 _PARTSTAT_WORDS = {"ACCEPTED": "Accepted", "DECLINED": "Declined",
                    "TENTATIVE": "Tentatively accepted"}

@@ -14,7 +14,7 @@ from radicale import config as radicale_config
 from radicale import types
 from radicale.app import Application
 
-from radicale_plugin.access import caldav_refusal, current_policy
+from bridge.store.access import caldav_refusal, current_policy
 from radicale_plugin.app.delete import ApplicationPartGuardedDelete
 from radicale_plugin.app.get import ApplicationPartCollectionGet
 from radicale_plugin.app.propfind import ApplicationPartListingPropfind

@@ -10,8 +10,8 @@ from __future__ import annotations
 from radicale import httputils, pathutils, types
 from radicale.app.base import ApplicationBase
 
-from radicale_plugin.access import current_policy
-from radicale_plugin.operations import DELETE
+from bridge.core.operations import DELETE
+from bridge.store.access import current_policy
 
 
 class ApplicationPartGuardedDelete(ApplicationBase):

@@ -18,7 +18,7 @@ from radicale import types
 from radicale.app.base import ApplicationBase
 from radicale.log import logger
 
-from radicale_plugin.store import PropertyRefused
+from bridge.store.store import PropertyRefused
 
 CALBRIDGE_NS = "urn:x-calbridge"
 

@@ -17,8 +17,8 @@ from radicale import httputils, types
 from radicale.app.base import ApplicationBase
 from radicale.log import logger
 
-from radicale_plugin.limits import InvalidObject, LimitExceeded, check_dates
-from radicale_plugin.recurrence import check_rules
+from bridge.core.limits import InvalidObject, LimitExceeded, check_dates
+from bridge.core.recurrence import check_rules
 from radicale_plugin.storage import Storage
 
 

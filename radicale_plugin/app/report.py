@@ -24,8 +24,8 @@ from radicale.app.report import xml_item_response
 from radicale.item import filter as radicale_filter
 from radicale.log import logger
 
-from radicale_plugin.expand import expanded_calendar_text
-from radicale_plugin.limits import (
+from bridge.core.expand import expanded_calendar_text
+from bridge.core.limits import (
     MAX_DATE_TIME,
     MIN_DATE_TIME,
     LimitExceeded,

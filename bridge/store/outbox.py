@@ -16,9 +16,9 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from radicale_plugin.mail_header import single_line
-from radicale_plugin.schema import MAX_SUBJECT_LENGTH, outbox_message
-from radicale_plugin.store import CalendarStore, now_ts
+from bridge.core.mail_header import single_line
+from bridge.store.schema import MAX_SUBJECT_LENGTH, outbox_message
+from bridge.store.store import CalendarStore, now_ts
 
 MAX_BACKOFF_SECONDS = 6 * 3600
 MAX_ERROR_LENGTH = 2000

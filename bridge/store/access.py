@@ -11,8 +11,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 from enum import Enum
 
-from radicale_plugin.accounts import OPERATIONS, VISIBLE_FIELDS, Accounts, Token, User
-from radicale_plugin.store import CollectionRecord
+from bridge.store.accounts import OPERATIONS, VISIBLE_FIELDS, Accounts, Token, User
+from bridge.store.store import CollectionRecord
 
 READ, WRITE, ADMIN = "calendars:read", "calendars:write", "calendars:admin"
 # A broader scope includes the narrower ones.

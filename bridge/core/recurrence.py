@@ -29,7 +29,7 @@ import icalendar
 import recurring_ical_events
 from dateutil import rrule as dateutil_rrule
 
-from radicale_plugin.limits import (
+from bridge.core.limits import (
     InvalidObject,
     LimitExceeded,
     RecurrenceTooExpensive,

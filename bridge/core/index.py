@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 import icalendar
 from radicale.item import filter as radicale_filter
 
-from radicale_plugin.limits import InvalidObject  # defined with the other refusals
-from radicale_plugin.recurrence import instances, series_of
-from radicale_plugin.schema import MAX_UID_LENGTH
+from bridge.core.limits import InvalidObject  # defined with the other refusals
+from bridge.core.recurrence import instances, series_of
+from bridge.store.schema import MAX_UID_LENGTH
 
 TIMESTAMP_MIN: int = radicale_filter.TIMESTAMP_MIN
 TIMESTAMP_MAX: int = radicale_filter.TIMESTAMP_MAX

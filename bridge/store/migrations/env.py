@@ -1,10 +1,10 @@
-"""Alembic environment: uses the engine handed over by radicale_plugin.migrate."""
+"""Alembic environment: uses the engine handed over by bridge.store.migrate."""
 
 from __future__ import annotations
 
 from alembic import context
 
-from radicale_plugin.schema import metadata
+from bridge.store.schema import metadata
 
 config = context.config
 engine = config.attributes["engine"]

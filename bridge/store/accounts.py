@@ -16,9 +16,9 @@ import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from radicale_plugin.mail_header import check_email
-from radicale_plugin.schema import api_token, collection, membership, user_account, workspace
-from radicale_plugin.store import CalendarStore, Conflict, NotFound, now_ts
+from bridge.core.mail_header import check_email
+from bridge.store.schema import api_token, collection, membership, user_account, workspace
+from bridge.store.store import CalendarStore, Conflict, NotFound, now_ts
 
 _hasher = PasswordHasher()
 # Verifying against a throw-away hash keeps the cost of "no such user" equal to a wrong password.

@@ -175,7 +175,7 @@ auth_failure = sa.Table(
     "auth_failure",
     metadata,
     # "addr:<ip>", "pair:<ip> user:<name>" or "pair:<ip> token:<prefix>": failed logins
-    # counted per fixed window (radicale_plugin/throttle.py).
+    # counted per fixed window (bridge/store/throttle.py).
     sa.Column("key", sa.String(320), primary_key=True),
     sa.Column("window_start", sa.BigInteger, nullable=False),
     sa.Column("count", sa.Integer, nullable=False),

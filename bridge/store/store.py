@@ -19,8 +19,7 @@ import sqlalchemy as sa
 from radicale import item as radicale_item
 from sqlalchemy.engine import Connection, Engine, RowMapping
 
-from radicale_plugin import engine as engine_mod
-from radicale_plugin.index import (
+from bridge.core.index import (
     TIMESTAMP_MAX,
     IndexPolicy,
     InvalidObject,
@@ -29,9 +28,10 @@ from radicale_plugin.index import (
     object_uid_and_component,
     parse_object,
 )
-from radicale_plugin.limits import LimitExceeded, Limits, check_dates
-from radicale_plugin.recurrence import check_rules
-from radicale_plugin.schema import (
+from bridge.core.limits import LimitExceeded, Limits, check_dates
+from bridge.core.recurrence import check_rules
+from bridge.store import engine as engine_mod
+from bridge.store.schema import (
     MAX_PATH_LENGTH,
     calendar_object,
     change,

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from radicale_plugin.schema import collection, feed_token
-from radicale_plugin.store import CalendarStore, Conflict, NotFound, now_ts
+from bridge.store.schema import collection, feed_token
+from bridge.store.store import CalendarStore, Conflict, NotFound, now_ts
 
 FEED_KINDS = ("full", "freebusy")
 FEED_TOKEN_PREFIX = "cbf_"

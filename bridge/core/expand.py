@@ -1,7 +1,7 @@
 """Expand one stored object into the instances that overlap a window (RFC 4791 9.6.5).
 
 recurring-ical-events decides which instances exist, so the CalDAV expand answer equals what
-the REST API lists for the same window; ``radicale_plugin.recurrence`` bounds the cost (rules
+the REST API lists for the same window; ``bridge.core.recurrence`` bounds the cost (rules
 re-anchored near the window, at most ``max_instances`` per object). The instances are written
 by rewriting the stored component text (only the time and recurrence lines change), which
 keeps every other line byte-for-byte and avoids re-serializing through icalendar.
@@ -20,8 +20,8 @@ from typing import Any
 import icalendar
 from radicale import item as radicale_item
 
-from radicale_plugin.limits import Limits
-from radicale_plugin.recurrence import (
+from bridge.core.limits import Limits
+from bridge.core.recurrence import (
     Instance,
     bounded_instances,
     instances,

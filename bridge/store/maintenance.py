@@ -17,9 +17,9 @@ from dataclasses import asdict, dataclass
 
 import sqlalchemy as sa
 
-from radicale_plugin.idempotency import RETENTION_SECONDS as IDEMPOTENCY_RETENTION_SECONDS
-from radicale_plugin.index import InvalidObject
-from radicale_plugin.schema import (
+from bridge.core.index import InvalidObject
+from bridge.store.idempotency import RETENTION_SECONDS as IDEMPOTENCY_RETENTION_SECONDS
+from bridge.store.schema import (
     auth_failure,
     calendar_object,
     change,
@@ -27,7 +27,7 @@ from radicale_plugin.schema import (
     idempotency_key,
     outbox_message,
 )
-from radicale_plugin.store import CalendarStore, NotFound, now_ts
+from bridge.store.store import CalendarStore, NotFound, now_ts
 
 log = logging.getLogger(__name__)
 

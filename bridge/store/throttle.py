@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from radicale_plugin.schema import auth_failure
-from radicale_plugin.store import CalendarStore, now_ts
+from bridge.store.schema import auth_failure
+from bridge.store.store import CalendarStore, now_ts
 
 ADDRESS_KEY = "addr:"
 PAIR_KEY = "pair:"

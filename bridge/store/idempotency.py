@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from radicale_plugin.schema import idempotency_key
-from radicale_plugin.store import CalendarStore, now_ts
+from bridge.store.schema import idempotency_key
+from bridge.store.store import CalendarStore, now_ts
 
 RETENTION_SECONDS = 24 * 3600
 
