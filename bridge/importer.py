@@ -6,10 +6,10 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 import icalendar
-from radicale import item as radicale_item
 from radicale import pathutils
 from tqdm import tqdm
 
+from bridge.core.etag import etag_of
 from bridge.core.index import OBJECT_COMPONENTS, InvalidObject
 from bridge.store.accounts import Accounts
 from bridge.store.store import CalendarStore, Conflict, PreparedObject
@@ -91,7 +91,7 @@ def href_for_uid(uid: str) -> str:
     href = uid if uid.lower().endswith(".ics") else uid + ".ics"
     if pathutils.is_safe_filesystem_path_component(href):
         return href
-    return radicale_item.get_etag(uid).strip('"') + ".ics"
+    return etag_of(uid).strip('"') + ".ics"
 
 
 def import_calendar(store: CalendarStore, calendar_path: str, text: str,

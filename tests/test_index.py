@@ -116,3 +116,15 @@ def test_a_series_capped_before_now_rolls_at_half_a_horizon_not_at_once() -> Non
 ])
 def test_complete_or_unindexed_objects_never_roll(text: str) -> None:
     assert index_of(text).reindex_at == TIMESTAMP_MAX
+
+
+def test_index_time_bounds_and_etags_equal_radicales() -> None:
+    from radicale.item import filter as radicale_filter
+    from radicale.item import get_etag
+
+    from bridge.core.etag import etag_of
+
+    assert (TIMESTAMP_MIN, TIMESTAMP_MAX) == (
+        radicale_filter.TIMESTAMP_MIN, radicale_filter.TIMESTAMP_MAX)
+    for text in ("", "BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n", "é ünïcode\n"):
+        assert etag_of(text) == get_etag(text)

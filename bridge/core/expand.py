@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import icalendar
-from radicale import item as radicale_item
 
+from bridge.core.etag import etag_of
 from bridge.core.limits import Limits
 from bridge.core.recurrence import (
     Instance,
@@ -44,7 +44,7 @@ class ParsedObjects:
         self._lock = threading.Lock()
 
     def get(self, text: str, etag: str | None = None) -> icalendar.Calendar:
-        etag = etag or radicale_item.get_etag(text)
+        etag = etag or etag_of(text)
         with self._lock:
             cal = self._entries.get(etag)
             if cal is not None:
@@ -204,7 +204,7 @@ def expanded_calendar_text(text: str, start: dt.datetime, end: dt.datetime,
     Returns the text and the number of instances (0: the object has none in the window);
     more than ``max_instances`` is TooManyInstances.
     """
-    templates = _templates(etag or radicale_item.get_etag(text), text)
+    templates = _templates(etag or etag_of(text), text)
     if templates.single is not None:
         # A single event is its own only instance: no need for the recurrence machinery.
         if not overlaps(templates.single, start, end):

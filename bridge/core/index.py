@@ -11,14 +11,15 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 import icalendar
-from radicale.item import filter as radicale_filter
 
 from bridge.core.limits import InvalidObject  # defined with the other refusals
 from bridge.core.recurrence import instances, series_of
-from bridge.store.schema import MAX_UID_LENGTH
 
-TIMESTAMP_MIN: int = radicale_filter.TIMESTAMP_MIN
-TIMESTAMP_MAX: int = radicale_filter.TIMESTAMP_MAX
+# Radicale's bounds of time (``radicale.item.filter``): 0001-01-01 and 9999-12-31T24:00 UTC;
+# a test holds them equal to Radicale's.
+TIMESTAMP_MIN: int = -62135596800
+TIMESTAMP_MAX: int = 253402300800
+MAX_UID_LENGTH = 1024
 
 # Components whose occurrences we index exactly; VTODO/VJOURNAL time-range rules
 # (RFC 4791 9.9) differ and are left to Radicale's own evaluation.

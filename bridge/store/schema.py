@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from bridge.core.index import MAX_UID_LENGTH
+
 metadata = sa.MetaData()
 
 # Column lengths the store checks before it writes: PostgreSQL enforces VARCHAR lengths
 # (SQLite does not), so an over-long value must be refused as bad input, not fail the write.
 MAX_PATH_LENGTH = 1024  # collection paths and object hrefs
-MAX_UID_LENGTH = 1024
+
 MAX_SUBJECT_LENGTH = 998  # RFC 5322's line limit
 MAX_ADDRESS_LENGTH = 320  # an e-mail address: 64 + @ + 255
 

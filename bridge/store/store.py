@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from radicale import item as radicale_item
 from sqlalchemy.engine import Connection, Engine, RowMapping
 
+from bridge.core.etag import etag_of
 from bridge.core.index import (
     TIMESTAMP_MAX,
     IndexPolicy,
@@ -254,7 +255,7 @@ class CalendarStore:
         if envelope is None:
             envelope = radicale_envelope(text)
         index = build_index(cal, envelope, now or dt.datetime.now(dt.UTC), self.policy)
-        return PreparedObject(text=text, etag=radicale_item.get_etag(text), index=index)
+        return PreparedObject(text=text, etag=etag_of(text), index=index)
 
     # -- collections -------------------------------------------------------------------------
 
