@@ -1,0 +1,86 @@
+"""A DAV:multistatus document written as Radicale writes its own, from Radicale's response
+elements and from index rows.
+
+Decisions:
+- The bytes are those of Radicale's ``_xml_response`` (ElementTree with the prefixes that
+  ``radicale.xmlutils`` registers: DAV: as the default namespace, ``ns<N>`` for an unknown
+  one as ElementTree numbers them), so a fast answer reads like Radicale's.
+- A streaming writer, not ElementTree: building and writing a depth-1 listing of 10,000 members
+  through ElementTree took 110 ms against 8 ms written directly (measured on the 2-core dev
+  machine), more than the rest of the request. The fixed shape of an index row (one 200
+  propstat of text properties) is written directly; anything else (the collection's own
+  response, as Radicale answered it) goes through ``element``, a small serializer of parsed
+  trees. Each writer is one document: namespaces are declared on its root, as ElementTree does.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections.abc import Iterable
+from xml.sax.saxutils import escape
+
+from radicale_plugin.internals import NAMESPACES, status_text
+
+_DAV = "DAV:"
+_REGISTERED = {url: ("" if short == "D" else short) for short, url in NAMESPACES.items()}
+_ATTRIBUTE_ENTITIES = {'"': "&quot;", "\r": "&#13;", "\n": "&#10;", "\t": "&#09;"}
+_OK = status_text(200)
+
+
+class MultistatusWriter:
+    def __init__(self, encoding: str) -> None:
+        self._encoding = encoding
+        self._namespaces: dict[str, str] = {_DAV: ""}  # uri -> prefix, in order of first use
+        self._qnames: dict[str, str] = {}
+        self._parts: list[str] = []
+
+    def _qname(self, tag: str) -> str:
+        qname = self._qnames.get(tag)
+        if qname is None:
+            uri, brace, local = tag[1:].partition("}")
+            if not tag.startswith("{") or not brace:
+                qname = tag
+            else:
+                prefix = self._namespaces.get(uri)
+                if prefix is None:
+                    # ElementTree numbers an unregistered namespace by the count seen so far.
+                    prefix = _REGISTERED.get(uri, f"ns{len(self._namespaces)}")
+                    self._namespaces[uri] = prefix
+                qname = f"{prefix}:{local}" if prefix else local
+            self._qnames[tag] = qname
+        return qname
+
+    def element(self, element: ET.Element) -> None:
+        """Append a parsed element (and its children, text and tails) as ElementTree writes it."""
+        if not isinstance(element.tag, str):
+            return  # a comment or processing instruction: no part of a DAV answer
+        parts = self._parts
+        qname = self._qname(element.tag)
+        attributes = "".join(f' {self._qname(k)}="{escape(v, _ATTRIBUTE_ENTITIES)}"'
+                             for k, v in element.items())
+        if element.text or len(element):
+            parts.append(f"<{qname}{attributes}>{escape(element.text or '')}")
+            for child in element:
+                self.element(child)
+            parts.append(f"</{qname}>")
+        else:
+            parts.append(f"<{qname}{attributes} />")
+        if element.tail:
+            parts.append(escape(element.tail))
+
+    def text_response(self, href: str, props: Iterable[tuple[str, str]]) -> None:
+        """A response with one propstat (200 OK) of text properties, (clark tag, text) each;
+        an empty text is an empty element. ``href`` is already quoted."""
+        qname = self._qname
+        values = "".join(f"<{qname(tag)}>{escape(text)}</{qname(tag)}>" if text
+                         else f"<{qname(tag)} />" for tag, text in props)
+        self._parts.append(f"<response><href>{escape(href)}</href><propstat><prop>{values}"
+                           f"</prop><status>{_OK}</status></propstat></response>")
+
+    def to_bytes(self) -> bytes:
+        declarations = "".join(
+            f' xmlns{":" + prefix if prefix else ""}="{escape(uri, _ATTRIBUTE_ENTITIES)}"'
+            for uri, prefix in sorted(self._namespaces.items(), key=lambda item: item[1]))
+        head = (f"<?xml version='1.0' encoding='{self._encoding}'?>\n"
+                f"<multistatus{declarations}>")
+        return (head + "".join(self._parts) + "</multistatus>").encode(self._encoding)
