@@ -91,6 +91,8 @@ class ApplicationPartListingPropfind(PropfindPart):
                 writer = MultistatusWriter(self.encoding)
                 for response in root:
                     writer.element(response)
+                # Quoted as xmlutils.make_href quotes, without its per-row sanitize_path
+                # (stored hrefs passed it when they were written).
                 prefix = f"{base_prefix}/{collection_path}/"
                 for row in rows:
                     writer.text_response(quote(prefix + row[0]),
