@@ -11,12 +11,16 @@ Decisions:
   propstat of text properties) is written directly; anything else (the collection's own
   response, as Radicale answered it) goes through ``element``, a small serializer of parsed
   trees. Each writer is one document: namespaces are declared on its root, as ElementTree does.
+- Against the byte splice it replaces (members formatted as strings, inserted before the
+  answer's closing tag): the same bytes; +0.2 ms at 351 members, +5 ms at 10,000 (20 to 40 %
+  of the serialization, about 5 % of the request), for parsing Radicale's part and escaping
+  every text.
 """
 
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from xml.sax.saxutils import escape
 
 from radicale_plugin.internals import NAMESPACES, status_text
@@ -68,14 +72,22 @@ class MultistatusWriter:
         if element.tail:
             parts.append(escape(element.tail))
 
-    def text_response(self, href: str, props: Iterable[tuple[str, str]]) -> None:
-        """A response with one propstat (200 OK) of text properties, (clark tag, text) each;
-        an empty text is an empty element. ``href`` is already quoted."""
-        qname = self._qname
-        values = "".join(f"<{qname(tag)}>{escape(text)}</{qname(tag)}>" if text
-                         else f"<{qname(tag)} />" for tag, text in props)
-        self._parts.append(f"<response><href>{escape(href)}</href><propstat><prop>{values}"
-                           f"</prop><status>{_OK}</status></propstat></response>")
+    def text_responses(self, tags: Sequence[str], rows: Iterable[tuple[str, Sequence[str]]]
+                       ) -> None:
+        """Responses with one propstat (200 OK) of the text properties ``tags`` (clark names):
+        (href, texts in the order of ``tags``) each; an empty text is an empty element.
+        Hrefs are already quoted. The tags' names are looked up once, not per row."""
+        names = [self._qname(tag) for tag in tags]
+        shapes = [(f"<{name}>", f"</{name}>", f"<{name} />") for name in names]
+        tail = f"</prop><status>{_OK}</status></propstat></response>"
+        extend = self._parts.extend
+        for href, texts in rows:
+            # Flat pieces joined once at the end, and escape() inlined as the three replaces
+            # it makes: per row, a nested join and a call per text cost a fifth more.
+            values = [opening + text.replace("&", "&amp;").replace("<", "&lt;").replace(
+                ">", "&gt;") + closing if text else empty
+                for (opening, closing, empty), text in zip(shapes, texts, strict=True)]
+            extend(["<response><href>", escape(href), "</href><propstat><prop>", *values, tail])
 
     def to_bytes(self) -> bytes:
         declarations = "".join(

@@ -20,8 +20,9 @@ from radicale_plugin.internals import NOT_ALLOWED, Access, PropfindPart, read_ra
 from radicale_plugin.storage import Collection
 
 _D = "{DAV:}"
-LISTING_PROPS = frozenset({f"{_D}getetag", f"{_D}getlastmodified", f"{_D}getcontenttype",
-                           f"{_D}resourcetype"})
+GETETAG, GETLASTMODIFIED, GETCONTENTTYPE, RESOURCETYPE = (
+    f"{_D}getetag", f"{_D}getlastmodified", f"{_D}getcontenttype", f"{_D}resourcetype")
+LISTING_PROPS = frozenset({GETETAG, GETLASTMODIFIED, GETCONTENTTYPE, RESOURCETYPE})
 # href, etag, last modified (seconds), component: the store's object summaries
 Row = tuple[str, str, int, str]
 
@@ -41,20 +42,20 @@ def listing_props(body: bytes) -> list[str] | None:
     return tags if tags and set(tags) <= LISTING_PROPS else None
 
 
-def row_props(row: Row, props: list[str], encoding: str) -> list[tuple[str, str]]:
-    """The requested properties of one member, from its index row."""
+def row_texts(row: Row, props: list[str], encoding: str) -> list[str]:
+    """The requested properties of one member, from its index row, in the order asked."""
     _, etag, last_modified, component = row
-    values = []
+    texts = []
     for tag in props:
-        if tag == f"{_D}getetag":
-            values.append((tag, etag))
-        elif tag == f"{_D}getlastmodified":
-            values.append((tag, http_date(last_modified)))
-        elif tag == f"{_D}getcontenttype":
-            values.append((tag, f"text/calendar;charset={encoding};component={component}"))
+        if tag == GETETAG:
+            texts.append(etag)
+        elif tag == GETLASTMODIFIED:
+            texts.append(http_date(last_modified))
+        elif tag == GETCONTENTTYPE:
+            texts.append(f"text/calendar;charset={encoding};component={component}")
         else:
-            values.append((tag, ""))  # resourcetype: an object is no collection
-    return values
+            texts.append("")  # resourcetype: an object is no collection
+    return texts
 
 
 def parsed_multistatus(status: int, answer: object) -> ET.Element | None:
@@ -94,9 +95,9 @@ class ApplicationPartListingPropfind(PropfindPart):
                 # Quoted as xmlutils.make_href quotes, without its per-row sanitize_path
                 # (stored hrefs passed it when they were written).
                 prefix = f"{base_prefix}/{collection_path}/"
-                for row in rows:
-                    writer.text_response(quote(prefix + row[0]),
-                                         row_props(row, props, self.encoding))
+                writer.text_responses(props, [(quote(prefix + row[0]),
+                                               row_texts(row, props, self.encoding))
+                                              for row in rows])
                 return status, headers, writer.to_bytes(), logged
         rewind_body(environ, body)
         return super().do_PROPFIND(environ, base_prefix, path, user, user_groups, request_info)
