@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 
 import icalendar
 
-from bridge.core.times import duration_value, from_ts, ical_utc, time_value, to_ts
+from bridge.core.times import as_utc, duration_value, from_ts, ical_utc, time_value, to_ts
 
 logger = logging.getLogger(__name__)
 WEEKDAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
@@ -100,8 +100,8 @@ def intervals(schedule: Schedule, start: dt.datetime, end: dt.datetime) -> list[
     out: list[Interval] = []
     while day <= last:
         if schedule.occurs_on(day):
-            s = local_datetime(schedule.timezone, day, schedule.start_minute).astimezone(dt.UTC)
-            e = local_datetime(schedule.timezone, day, schedule.end_minute).astimezone(dt.UTC)
+            s = as_utc(local_datetime(schedule.timezone, day, schedule.start_minute))
+            e = as_utc(local_datetime(schedule.timezone, day, schedule.end_minute))
             s, e = max(s, start), min(e, end)
             if s < e:
                 out.append((s, e))

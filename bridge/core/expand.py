@@ -27,7 +27,7 @@ from bridge.core.recurrence import (
     series_of,
     single_instance,
 )
-from bridge.core.times import as_utc_keep_dates, time_value
+from bridge.core.times import as_utc_keep_dates, ical_utc, time_value
 
 _REPLACED = frozenset({"DTSTART", "DTEND", "RECURRENCE-ID", "RRULE", "RDATE", "EXDATE",
                        "EXRULE"})
@@ -49,9 +49,8 @@ parsed_objects = ParsedObjects()
 
 
 def _ical_time(name: str, value: dt.date | dt.datetime) -> str:
-    value = as_utc_keep_dates(value)
     if isinstance(value, dt.datetime):
-        return f"{name}:{value.strftime('%Y%m%dT%H%M%SZ')}\r\n"
+        return f"{name}:{ical_utc(value)}\r\n"
     return f"{name};VALUE=DATE:{value.strftime('%Y%m%d')}\r\n"
 
 

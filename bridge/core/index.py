@@ -117,9 +117,7 @@ def build_index(
     found = instances(series_of(cal, component), window_from, window_until, hard_limit)
     if len(found) > hard_limit:
         return index  # too dense to materialize (e.g. MINUTELY): prove nothing
-    occurrences = [(int(i.start.timestamp()), max(int(i.end.timestamp()),
-                                                   int(i.start.timestamp()) + 1))
-                   for i in found]
+    occurrences = [(to_ts(i.start), max(to_ts(i.end), to_ts(i.start) + 1)) for i in found]
     occurrences.sort()  # instances (overrides especially) need not come in order
     truncated_at: int | None = None
     if len(occurrences) > policy.max_per_series:
