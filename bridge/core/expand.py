@@ -4,7 +4,9 @@ recurring-ical-events decides which instances exist, so the CalDAV expand answer
 the REST API lists for the same window; ``bridge.core.recurrence`` bounds the cost (rules
 re-anchored near the window, at most ``max_instances`` per object). The instances are written
 by rewriting the stored component text (only the time and recurrence lines change), which
-keeps every other line byte-for-byte and avoids re-serializing through icalendar.
+keeps every other line byte-for-byte and avoids re-serializing through icalendar. Parsed
+objects and their templates are kept by etag in ``bridge.core.cache`` LRUs (4096 each; an etag
+names the text, so an entry is never stale).
 """
 
 from __future__ import annotations
