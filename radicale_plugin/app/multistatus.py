@@ -13,8 +13,9 @@ Decisions:
   trees. Each writer is one document: namespaces are declared on its root, as ElementTree does.
 - Against the byte splice it replaces (members formatted as strings, inserted before the
   answer's closing tag): the same bytes; +0.2 ms at 351 members, +5 ms at 10,000 (20 to 40 %
-  of the serialization, about 5 % of the request), for parsing Radicale's part and escaping
-  every text.
+  of the serialization), for parsing Radicale's part and escaping every text. End to end, a
+  depth-1 getetag PROPFIND of 1,000 events took 16.3 ms against 15.0 ms (medians of 150
+  alternating requests to both servers), with byte-equal answers.
 """
 
 from __future__ import annotations
