@@ -13,8 +13,8 @@ from flask_openapi3 import APIBlueprint, Tag
 from pydantic import ConfigDict, Field, ValidationInfo, field_validator
 from pydantic.alias_generators import to_camel
 
-from bridge.api.calendars import iso
 from bridge.auth import calendar_of_request, require_scope, workspace_of_request
+from bridge.core.times import iso_z
 from bridge.errors import ResourceNotFound, ValidationFailed
 from bridge.feeds import FeedLimits, FeedRequest, answer_feed
 from bridge.models import (
@@ -125,9 +125,9 @@ def render_feed(feed: FeedToken, token: str | None = None) -> dict:
         include_private=feed.include_private, token_prefix=feed.masked_token,
         masked_url=feed_urls(feed.masked_token)[0],
         status="revoked" if feed.revoked_at is not None else "active",
-        created_at=iso(feed.created_at),
-        last_used_at=iso(feed.last_used_at) if feed.last_used_at is not None else None,
-        revoked_at=iso(feed.revoked_at) if feed.revoked_at is not None else None)
+        created_at=iso_z(feed.created_at),
+        last_used_at=iso_z(feed.last_used_at) if feed.last_used_at is not None else None,
+        revoked_at=iso_z(feed.revoked_at) if feed.revoked_at is not None else None)
     if token is None:
         return FeedResponse(**fields).model_dump(by_alias=True)
     url, webcal_url = feed_urls(token)

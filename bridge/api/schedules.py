@@ -14,9 +14,9 @@ from flask import Response, jsonify
 from flask_openapi3 import APIBlueprint, Tag
 from pydantic import Field, RootModel, field_validator, model_validator
 
-from bridge.api.calendars import update_props
 from bridge.auth import calendar_of_request, workspace_of_request
-from bridge.core.availability import (
+from bridge.core.availability import (  # AVAILABILITY_PROP is kept importable from here
+    AVAILABILITY_PROP,
     DAY_NAMES,
     WEEKDAYS,
     Schedule,
@@ -27,14 +27,14 @@ from bridge.core.availability import (
     with_schedule,
 )
 from bridge.errors import ResourceNotFound, ValidationFailed
-from bridge.etags import check_if_match
+from bridge.etags import check_if_match, if_match
 from bridge.mapping.calendars import fields_from_props
 from bridge.models import ApiModel, DatabaseId, TimeZoneName, WorkspacePath, problem_responses
 from bridge.occurrences import expand_occurrences
+from bridge.service.calendars import update_props
+from bridge.service.schedules import ScheduleResponse, render_schedule, schedules_of
 from bridge.services import services
 from bridge.store.store import CollectionRecord, now_ts
-
-AVAILABILITY_PROP = "C:calendar-availability"
 
 schedules_blueprint = APIBlueprint(
     "schedules", __name__, url_prefix="/api/v2/w/<workspace_uuid>/calendars/<int:calendar_id>",
@@ -47,10 +47,6 @@ _TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$|^24:00$")
 def _minutes(value: str) -> int:
     hours, minutes = value.split(":")
     return int(hours) * 60 + int(minutes)
-
-
-def _clock(minutes: int) -> str:
-    return f"{minutes // 60:02d}:{minutes % 60:02d}"
 
 
 def _weekday(value: str | int) -> int:
@@ -123,28 +119,6 @@ class UpdateScheduleRequest(_ScheduleFields):
         return value
 
 
-class ScheduleResponse(ApiModel):
-    id: int
-    calendar_id: int
-    uid: str
-    name: str
-    description: str | None
-    type: str
-    timezone: str
-    recurrence: str
-    days_of_week: list[str]
-    day_of_month: int | None
-    start_time: str
-    end_time: str
-    start_date: dt.date
-    end_date: dt.date | None
-    exceptions: list[dt.date]
-    priority: int
-    rrule: str | None
-    created_at: str
-    updated_at: str
-
-
 class ScheduleList(RootModel[list[ScheduleResponse]]):
     """Seed 000: "List of CalendarScheduleResponse", a JSON array."""
 
@@ -181,29 +155,6 @@ class Slot(ApiModel):
 class SlotsResponse(ApiModel):
     time_zone: str
     slots: dict[str, list[Slot]]
-
-
-def _iso(timestamp: int) -> str:
-    return dt.datetime.fromtimestamp(timestamp, dt.UTC).isoformat().replace("+00:00", "Z")
-
-
-def schedules_of(record: CollectionRecord) -> list[dict]:
-    return [render_schedule(s, record.id) for s in stored_schedules(
-        record.props.get(AVAILABILITY_PROP))]
-
-
-def render_schedule(schedule: Schedule, calendar_id: int) -> dict:
-    return ScheduleResponse(
-        id=schedule.id, calendar_id=calendar_id, uid=schedule.uid, name=schedule.name,
-        description=schedule.description, type=schedule.kind, timezone=schedule.timezone,
-        recurrence=schedule.recurrence,
-        days_of_week=[DAY_NAMES[d] for d in schedule.days_of_week],
-        day_of_month=schedule.day_of_month, start_time=_clock(schedule.start_minute),
-        end_time=_clock(schedule.end_minute), start_date=schedule.start_date,
-        end_date=schedule.end_date, exceptions=list(schedule.exceptions),
-        priority=schedule.priority, rrule=schedule.rrule,
-        created_at=_iso(schedule.created_at), updated_at=_iso(schedule.updated_at),
-    ).model_dump(by_alias=True, mode="json")
 
 
 def _build(base: Schedule | None, body: _ScheduleFields, record: CollectionRecord,
@@ -270,7 +221,7 @@ def _save(record: CollectionRecord,
             props.pop(AVAILABILITY_PROP, None)
         return props
 
-    updated = update_props(record, props_after)
+    updated = update_props(services().store, record, props_after, if_match())
     return updated, done[0]
 
 
