@@ -57,6 +57,15 @@ class Written:
     outcome: Outcome
 
 
+@dataclass(frozen=True)
+class IdempotencyKey:
+    """An Idempotency-Key of one token, and the print of the request that came with it."""
+
+    token_id: int
+    key: str
+    fingerprint: str
+
+
 # An answer drafted from the outcome before the lock; the returned function completes it with
 # the stored record inside the write transaction (no parsing, no rendering there).
 Finish = Callable[[ObjectRecord], StoredResponse]
@@ -64,14 +73,9 @@ Draft = Callable[[Outcome], Finish]
 
 
 @dataclass(frozen=True)
-class IdempotencyKey:
-    token_id: int
-    key: str
-    fingerprint: str
-
-
-@dataclass(frozen=True)
 class Reply:
+    """A create's answer: new, or the first answer to the same key (``replayed``)."""
+
     response: StoredResponse
     replayed: bool = False
 
