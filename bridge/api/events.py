@@ -8,6 +8,7 @@ write, its outbox messages and its idempotency record are committed in one short
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 from collections.abc import Callable
 from typing import Any
@@ -15,38 +16,10 @@ from typing import Any
 from flask import Response, request
 from flask_openapi3 import APIBlueprint, Tag
 
-from bridge.api.event_models import (
-    AccessCalendar,
-    Attendee,
-    BusyPeriod,
-    CalendarFreeBusy,
-    CalendarList,
-    CreateEventRequest,
-    DeletedEvent,
-    DeleteQuery,
-    Event,
-    EventEnvelope,
-    EventList,
-    EventPath,
-    EventQuery,
-    FreeBusyQuery,
-    FreeBusyResponse,
-    ListMeta,
-    ListQuery,
-    RespondRequest,
-    UpdateEventRequest,
-)
+from bridge.api import event_models as models
 from bridge.auth import calendar_of_request, current_policy
-from bridge.core.availability import (
-    AVAILABILITY_PROP,
-    Interval,
-    merge,
-    open_time,
-    stored_schedules,
-    subtract,
-)
 from bridge.core.expand import parsed_objects
-from bridge.core.limits import TooManyMatches, WindowTooLarge
+from bridge.core.limits import TooManyMatches
 from bridge.core.times import as_utc, iso_z
 from bridge.errors import (
     AccessDenied,
@@ -60,8 +33,8 @@ from bridge.etags import check_if_match
 from bridge.mapping import events as mapping
 from bridge.mapping.calendars import fields_from_props, is_timezone
 from bridge.models import MAX_DATABASE_ID, problem_responses
-from bridge.occurrences import DAY, Budget, Occurrence, expand_occurrences, walk
-from bridge.service import paging
+from bridge.occurrences import DAY, Budget, walk
+from bridge.service import listing, paging
 from bridge.service.events import (
     EventService,
     IdempotencyKey,
@@ -81,9 +54,6 @@ from bridge.store.store import (
     ObjectRecord,
     TooManyChanges,
 )
-
-# The models of the OpenAPI document, declared in event_models.
-__all__ = ["AccessCalendar", "Attendee", "BusyPeriod", "CalendarFreeBusy", "Event", "ListMeta"]
 
 events_blueprint = APIBlueprint(
     "access_events", __name__, url_prefix="/api/access/calendar",
@@ -105,7 +75,6 @@ HIDDEN_KEYS = {"title": ("title", "summary"), "description": ("description",),
                "labels": ("labels",), "join_url": ("joinUrl",),
                "times": ("start", "end", "startUtc", "endUtc", "startLocal", "endLocal",
                          "durationMinutes", "originalStartTime", "recurrence")}
-
 
 
 # -- helpers -----------------------------------------------------------------------------------
@@ -216,7 +185,7 @@ def _json_response(body: dict, status: int = 200, etag: str | None = None) -> Re
 
 # -- calendars and reads ----------------------------------------------------------------------
 
-@events_blueprint.get("/calendars", responses={200: CalendarList})
+@events_blueprint.get("/calendars", responses={200: models.CalendarList})
 def list_calendars():  # type: ignore[no-untyped-def]
     """List Calendars: every calendar this token may use."""
     policy = _policy()
@@ -237,24 +206,6 @@ def list_calendars():  # type: ignore[no-untyped-def]
     return {"data": data, "accessInfo": access_info(policy)}
 
 
-def _window(start: dt.datetime | None, end: dt.datetime | None, policy: AccessPolicy,
-            default_days: int = 7) -> tuple[dt.datetime, dt.datetime, bool]:
-    """The query window (a bare date is midnight UTC), clamped into the token's timeframe."""
-    today = dt.datetime.now(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    start = as_utc(start) if start else today
-    end = as_utc(end) if end else start + dt.timedelta(days=default_days)
-    if end <= start:
-        raise ValidationFailed("'to' must be after 'from'.", errors=[
-            {"field": "to", "code": "invalid", "message": "must be after from"}])
-    earliest, latest = policy.timeframe()
-    clamped = False
-    if earliest and start < earliest:
-        start, clamped = earliest, True
-    if latest and end > latest:
-        end, clamped = latest, True
-    return start, max(start, end), clamped
-
-
 def _readable_calendars(policy: AccessPolicy, calendar_id: int | None, need: str
                         ) -> list[CollectionRecord]:
     if calendar_id is not None:
@@ -263,37 +214,8 @@ def _readable_calendars(policy: AccessPolicy, calendar_id: int | None, need: str
             if policy.calendar_denial(c) is None and getattr(policy.rights(c), need)]
 
 
-# What q= searches, by the visible field that shows it: a hidden field must not be testable.
-SEARCHED = {"title": "SUMMARY", "description": "DESCRIPTION", "location": "LOCATION"}
-
-
-def _searchable(policy: AccessPolicy) -> list[str]:
-    visible = policy.token.visible_fields if policy.token else SEARCHED
-    return [prop for field_name, prop in SEARCHED.items() if field_name in visible]
-
-
-def require_window(start: dt.datetime, end: dt.datetime, max_days: int) -> None:
-    if end - start > dt.timedelta(days=max_days):
-        raise WindowTooLarge(f"The window is longer than {max_days} days; ask for a shorter "
-                             "one.")
-
-
-def _listed(occurrence: Occurrence, query: ListQuery, searched: list[str]) -> bool:
-    """Whether a list shows the instance: cancelled ones on request, ``q`` in the texts the
-    token may see (``searched``)."""
-    component = occurrence.source
-    if not query.include_cancelled and \
-            str(component.get("STATUS", "")).upper() == "CANCELLED":
-        return False
-    if query.q:
-        needle = query.q.lower()
-        return any(needle in str(component.get(k, "")).lower()
-                   for k in searched)
-    return True
-
-
-@events_blueprint.get("/events", responses={200: EventList, **problem_responses(400)})
-def list_events(query: ListQuery):  # type: ignore[no-untyped-def]
+@events_blueprint.get("/events", responses={200: models.EventList, **problem_responses(400)})
+def list_events(query: models.ListQuery):  # type: ignore[no-untyped-def]
     """Events overlapping [from, to) in start order, recurring series expanded into instances.
     Page with meta.nextPageToken (or limit and offset); windows are at most
     [limits] max_list_days long."""
@@ -302,13 +224,13 @@ def list_events(query: ListQuery):  # type: ignore[no-untyped-def]
         raise AccessDenied("This token sees free/busy time only.")
     if query.sync_token is not None:
         return _changes_since(policy, query)
-    start, end, clamped = _window(query.from_, query.to, policy)
+    start, end, clamped = listing.query_window(query.from_, query.to, policy)
     limits = services().store.limits
-    require_window(start, end, limits.max_list_days)
+    listing.require_window(start, end, limits.max_list_days)
     calendar_ids = [c.id for c in _readable_calendars(policy, query.calendar_id, "read")]
     # Taken before the read: a change made meanwhile is sent again by the next sync.
     sync_token = _calendar(query.calendar_id, "read").sync_token if query.calendar_id else None
-    searched = _searchable(policy)
+    searched = listing.searchable(policy)
     query_print = paging.query_print(start, end, calendar_ids, query.q,
                                       query.include_cancelled)
     cursor = paging.read_page_token(query.page_token, query_print) if query.page_token else None
@@ -322,7 +244,9 @@ def list_events(query: ListQuery):  # type: ignore[no-untyped-def]
                                        "message": "offset + limit too large"}])
     page = walk(services().store, calendar_ids, start, end,
                 after=cursor.position if cursor else None, skip=query.offset,
-                want=query.limit, accept=lambda o: _listed(o, query, searched),
+                want=query.limit, accept=functools.partial(
+                    listing.listed, include_cancelled=query.include_cancelled, q=query.q,
+                    searched=searched),
                 max_examined=limits.max_instances_per_request,
                 span=dt.timedelta(seconds=cursor.span) if cursor else DAY)
     if cursor is None and page.more and len(page.occurrences) < query.limit:
@@ -343,7 +267,7 @@ def list_events(query: ListQuery):  # type: ignore[no-untyped-def]
         "accessInfo": access_info(policy), "currentUserCalendarEmail": policy.user.email}
 
 
-def _changes_since(policy: AccessPolicy, query: ListQuery) -> dict:
+def _changes_since(policy: AccessPolicy, query: models.ListQuery) -> dict:
     """Events (whole series, as stored now) changed since the token and the ids deleted
     since, from the change log (O(changes)); within the token's timeframe, like a list."""
     if query.calendar_id is None:
@@ -376,8 +300,8 @@ def _changes_since(policy: AccessPolicy, query: ListQuery) -> dict:
 
 
 @events_blueprint.get("/events/<eventId>",
-                      responses={200: EventEnvelope, **problem_responses(400)})
-def get_event(path: EventPath, query: EventQuery):  # type: ignore[no-untyped-def]
+                      responses={200: models.EventEnvelope, **problem_responses(400)})
+def get_event(path: models.EventPath, query: models.EventQuery):  # type: ignore[no-untyped-def]
     """One event (a series, a single event, or one instance by its instance id)."""
     policy = _policy()
     record, _, key = _event(path.event_id, "read")
@@ -392,12 +316,13 @@ def get_event(path: EventPath, query: EventQuery):  # type: ignore[no-untyped-de
                           etag=record.etag)
 
 
-@events_blueprint.get("/freebusy", responses={200: FreeBusyResponse, **problem_responses(400)})
-def free_busy(query: FreeBusyQuery):  # type: ignore[no-untyped-def]
+@events_blueprint.get("/freebusy",
+                      responses={200: models.FreeBusyResponse, **problem_responses(400)})
+def free_busy(query: models.FreeBusyQuery):  # type: ignore[no-untyped-def]
     """Busy periods per calendar; outside a calendar's schedules counts as busy."""
     policy = _policy()
-    start, end, _ = _window(query.from_, query.to, policy)
-    require_window(start, end, services().store.limits.max_freebusy_days)
+    start, end, _ = listing.query_window(query.from_, query.to, policy)
+    listing.require_window(start, end, services().store.limits.max_freebusy_days)
     if query.calendars:
         try:
             ids = [int(v) for v in query.calendars.split(",") if v.strip()]
@@ -412,15 +337,7 @@ def free_busy(query: FreeBusyQuery):  # type: ignore[no-untyped-def]
     out = []
     budget = Budget(services().store.limits.max_instances_per_request)
     for calendar in calendars:
-        busy: list[Interval] = [
-            (max(o.start, start), min(o.end, end))
-            for o in expand_occurrences(services().store, calendar.id, start, end, budget)
-            if o.busy]
-        schedules = stored_schedules(calendar.props.get(AVAILABILITY_PROP))
-        if schedules:
-            busy += subtract([(start, end)], open_time(schedules, start, end))
-        busy = merge(b for b in busy if b[0] < b[1])
-        free = subtract([(start, end)], busy)
+        busy, free = listing.busy_and_free(services().store, calendar, start, end, budget)
         fields = fields_from_props(calendar.props, calendar.path.rsplit("/", 1)[-1])
         out.append({"calendarId": calendar.id, "calendarName": fields.name,
                     "busy": [_period(s, e) for s, e in busy],
@@ -431,8 +348,6 @@ def free_busy(query: FreeBusyQuery):  # type: ignore[no-untyped-def]
 def _period(start: dt.datetime, end: dt.datetime) -> dict:
     return {"startUtc": iso_z(start), "endUtc": iso_z(end),
             "durationMinutes": int((end - start).total_seconds() // 60)}
-
-
 
 
 # -- writes (bridge.service.events) -------------------------------------------------------------
@@ -459,9 +374,9 @@ def _idempotency_key(policy: AccessPolicy) -> IdempotencyKey | None:
                           fingerprint(request.method, request.path, request.get_data()))
 
 
-@events_blueprint.post("/events", responses={201: EventEnvelope, **problem_responses(
+@events_blueprint.post("/events", responses={201: models.EventEnvelope, **problem_responses(
     400, 409, 422)})
-def create_event(body: CreateEventRequest):  # type: ignore[no-untyped-def]
+def create_event(body: models.CreateEventRequest):  # type: ignore[no-untyped-def]
     """Create Event; invitations are queued when attendees are given."""
     policy = _policy()
     calendar = _calendar(body.calendar_id, "write")
@@ -495,7 +410,7 @@ def create_event(body: CreateEventRequest):  # type: ignore[no-untyped-def]
     return response
 
 
-def _patch_of(body: UpdateEventRequest) -> mapping.EventPatch:
+def _patch_of(body: models.UpdateEventRequest) -> mapping.EventPatch:
     given = body.model_fields_set
 
     def value(name: str) -> Any:
@@ -513,14 +428,14 @@ def _patch_of(body: UpdateEventRequest) -> mapping.EventPatch:
 
 
 @events_blueprint.patch("/events/<eventId>",
-                        responses={200: EventEnvelope, **problem_responses(400, 409, 412)})
-def update_event(path: EventPath, body: UpdateEventRequest):  # type: ignore[no-untyped-def]
+                        responses={200: models.EventEnvelope, **problem_responses(400, 409, 412)})
+def update_event(path: models.EventPath, body: models.UpdateEventRequest):  # type: ignore[no-untyped-def]
     """Update Event: only the named fields change; everything else a client wrote stays."""
     policy = _policy()
     record, calendar, key = _event(path.event_id, "write")
     _refuse_instance(key, "edit")
     for field_name in body.model_fields_set:
-        alias = UpdateEventRequest.model_fields[field_name].alias or field_name
+        alias = models.UpdateEventRequest.model_fields[field_name].alias or field_name
         operation = FIELD_OPERATIONS.get(alias)
         if operation and (alias not in ("addAttendees", "removeAttendees")
                           or getattr(body, field_name)):
@@ -532,8 +447,8 @@ def update_event(path: EventPath, body: UpdateEventRequest):  # type: ignore[no-
 
 
 @events_blueprint.delete("/events/<eventId>",
-                         responses={200: DeletedEvent, **problem_responses(409, 412)})
-def delete_event(path: EventPath, query: DeleteQuery):  # type: ignore[no-untyped-def]
+                         responses={200: models.DeletedEvent, **problem_responses(409, 412)})
+def delete_event(path: models.EventPath, query: models.DeleteQuery):  # type: ignore[no-untyped-def]
     """Delete Event; attendees get a cancellation unless notifyAttendees=false."""
     policy = _policy()
     record, calendar, key = _event(path.event_id, "write")
@@ -545,8 +460,8 @@ def delete_event(path: EventPath, query: DeleteQuery):  # type: ignore[no-untype
 
 
 @events_blueprint.post("/events/<eventId>/respond",
-                       responses={200: EventEnvelope, **problem_responses(400, 409)})
-def respond_to_event(path: EventPath, body: RespondRequest):  # type: ignore[no-untyped-def]
+                       responses={200: models.EventEnvelope, **problem_responses(400, 409)})
+def respond_to_event(path: models.EventPath, body: models.RespondRequest):  # type: ignore[no-untyped-def]
     """Respond to Event: accepted, declined or tentative, with an optional comment."""
     policy = _policy()
     series_id, key = mapping.parse_instance_id(path.event_id)
