@@ -36,7 +36,6 @@ from bridge.models import MAX_DATABASE_ID, problem_responses
 from bridge.occurrences import DAY, Budget, walk
 from bridge.service import listing, paging
 from bridge.service.events import (
-    EventService,
     IdempotencyKey,
     Outcome,
     Written,
@@ -352,10 +351,6 @@ def _period(start: dt.datetime, end: dt.datetime) -> dict:
 
 # -- writes (bridge.service.events) -------------------------------------------------------------
 
-def _events() -> EventService:
-    return EventService(services().store)
-
-
 def _written(written: Written, policy: AccessPolicy) -> Response:
     """The answer to an update or a response, rendered after commit from the write's parse."""
     record, outcome = written.record, written.outcome
@@ -400,7 +395,7 @@ def create_event(body: models.CreateEventRequest):  # type: ignore[no-untyped-de
                 "Location": f"/api/access/calendar/events/{record.public_id}"})
         return finish
 
-    reply = _events().create(calendar, policy, data, notify=body.send_notifications,
+    reply = services().events.create(calendar, policy, data, notify=body.send_notifications,
                              draft=draft, key=_idempotency_key(policy))
     response = Response(reply.response.body, status=reply.response.status,
                         content_type="application/json")
@@ -441,7 +436,7 @@ def update_event(path: models.EventPath, body: models.UpdateEventRequest):  # ty
                           or getattr(body, field_name)):
             require_operation(policy, operation)
     check_if_match(record.etag)
-    written = _events().update(record, calendar, policy, _patch_of(body),
+    written = services().events.update(record, calendar, policy, _patch_of(body),
                                notify=body.send_notifications)
     return _written(written, policy)
 
@@ -455,7 +450,7 @@ def delete_event(path: models.EventPath, query: models.DeleteQuery):  # type: ig
     _refuse_instance(key, "delete")
     require_operation(policy, "delete_events")
     check_if_match(record.etag)
-    queued = _events().delete(record, calendar, policy, notify=query.notify_attendees)
+    queued = services().events.delete(record, calendar, policy, notify=query.notify_attendees)
     return {"success": True, "message": "Event deleted", "notificationQueued": queued}
 
 
@@ -481,6 +476,6 @@ def respond_to_event(path: models.EventPath, body: models.RespondRequest):  # ty
                            "and full access).")
     _refuse_instance(key, "answer")
     require_operation(policy, "respond_to_event")
-    written = _events().respond(record, calendar, policy, body.status, body.comment,
+    written = services().events.respond(record, calendar, policy, body.status, body.comment,
                                 notify=body.send_notification)
     return _written(written, policy)

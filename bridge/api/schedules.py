@@ -165,42 +165,46 @@ def _build(base: Schedule | None, body: _ScheduleFields, record: CollectionRecor
     calendar_zone = fields_from_props(record.props, "").timezone or "UTC"
     zone = body.timezone or (base.timezone if base else calendar_zone)
     today = dt.datetime.now(ZoneInfo(zone)).date()
-    values = {
-        "name": getattr(body, "name", None) or (base.name if base else ""),
-        "kind": body.type or (base.kind if base else "available"),
-        "recurrence": body.recurrence or (base.recurrence if base else "weekly"),
-        "start_minute": _minutes(body.start_time) if body.start_time else
+    kind = body.type or (base.kind if base else "available")
+    schedule = Schedule(
+        id=schedule_id, uid=base.uid if base else f"{uuid.uuid4()}@calbridge",
+        name=getattr(body, "name", None) or (base.name if base else ""),
+        kind=kind, timezone=zone,
+        recurrence=body.recurrence or (base.recurrence if base else "weekly"),
+        start_minute=_minutes(body.start_time) if body.start_time else
         (base.start_minute if base else 0),
-        "end_minute": _minutes(body.end_time) if body.end_time else
+        end_minute=_minutes(body.end_time) if body.end_time else
         (base.end_minute if base else 0),
-        "start_date": body.start_date or (base.start_date if base else today),
-        "end_date": body.end_date if "end_date" in given else (base.end_date if base else None),
-        "days_of_week": tuple(sorted({_weekday(d) for d in body.days_of_week}))
+        start_date=body.start_date or (base.start_date if base else today),
+        end_date=body.end_date if "end_date" in given else (base.end_date if base else None),
+        days_of_week=tuple(sorted({_weekday(d) for d in body.days_of_week}))
         if body.days_of_week is not None else (base.days_of_week if base else ()),
-        "day_of_month": body.day_of_month if "day_of_month" in given else
+        day_of_month=body.day_of_month if "day_of_month" in given else
         (base.day_of_month if base else None),
-        "exceptions": tuple(sorted(set(body.exceptions))) if body.exceptions is not None
+        exceptions=tuple(sorted(set(body.exceptions))) if body.exceptions is not None
         else (base.exceptions if base else ()),
-        "description": body.description if "description" in given else
+        description=body.description if "description" in given else
         (base.description if base else None),
-    }
+        created_at=base.created_at if base else now, updated_at=now,
+        priority=9 if kind == "available" else 1)
+    _check(schedule)
+    return schedule
+
+
+def _check(schedule: Schedule) -> None:
     errors = []
-    if values["end_minute"] <= values["start_minute"]:
+    if schedule.end_minute <= schedule.start_minute:
         errors.append(("endTime", "endTime must be after startTime"))
-    if values["recurrence"] == "weekly" and not values["days_of_week"]:
+    if schedule.recurrence == "weekly" and not schedule.days_of_week:
         errors.append(("daysOfWeek", "a weekly schedule needs daysOfWeek"))
-    if values["recurrence"] == "monthly" and values["day_of_month"] in (None, 0):
+    if schedule.recurrence == "monthly" and schedule.day_of_month in (None, 0):
         errors.append(("dayOfMonth", "a monthly schedule needs dayOfMonth (1..31 or -1)"))
-    if values["end_date"] is not None and values["end_date"] < values["start_date"]:
+    if schedule.end_date is not None and schedule.end_date < schedule.start_date:
         errors.append(("endDate", "endDate is before startDate"))
     if errors:
         raise ValidationFailed("Invalid schedule: " + "; ".join(m for _, m in errors),
                                errors=[{"field": f, "code": "invalid", "message": m}
                                        for f, m in errors])
-    return Schedule(id=schedule_id, uid=base.uid if base else f"{uuid.uuid4()}@calbridge",
-                    timezone=zone, created_at=base.created_at if base else now,
-                    updated_at=now, priority=9 if values["kind"] == "available" else 1,
-                    **values)
 
 
 def _save(record: CollectionRecord,
