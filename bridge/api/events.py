@@ -10,9 +10,9 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
-from collections.abc import Callable
 from typing import Any
 
+import icalendar
 from flask import Response, request
 from flask_openapi3 import APIBlueprint, Tag
 
@@ -36,6 +36,7 @@ from bridge.models import MAX_DATABASE_ID, problem_responses
 from bridge.occurrences import DAY, Budget, walk
 from bridge.service import listing, paging
 from bridge.service.events import (
+    Finish,
     IdempotencyKey,
     Outcome,
     Written,
@@ -140,7 +141,8 @@ def _refuse_instance(key: object, action: str) -> None:
 
 
 def _event_json(text: str, *, event_id: str, calendar_id: int, etag: str,
-                policy: AccessPolicy, calendar: Any, instance: Any = None) -> dict:
+                policy: AccessPolicy, calendar: icalendar.Calendar,
+                instance: icalendar.cal.Component | None = None) -> dict:
     """The read shape of an event from its parse, less what the token may not see."""
     data = mapping.event_json(text, event_id=event_id, calendar_id=calendar_id, etag=etag,
                               instance=instance, viewer_email=policy.user.email,
@@ -154,7 +156,8 @@ def _event_json(text: str, *, event_id: str, calendar_id: int, etag: str,
     return data
 
 
-def _render(record: ObjectRecord, policy: AccessPolicy, instance: Any = None) -> dict:
+def _render(record: ObjectRecord, policy: AccessPolicy,
+            instance: icalendar.cal.Component | None = None) -> dict:
     return _event_json(record.text, event_id=record.public_id,
                        calendar_id=record.collection_id, etag=record.etag, policy=policy,
                        calendar=parsed_objects.get(record.text, record.etag), instance=instance)
@@ -382,7 +385,7 @@ def create_event(body: models.CreateEventRequest):  # type: ignore[no-untyped-de
         all_day=body.is_all_day, attendees=body.attendees, recurrence=body.recurrence,
         event_type=body.event_type, time_zone=body.time_zone)
 
-    def draft(outcome: Outcome) -> Callable[[ObjectRecord], StoredResponse]:
+    def draft(outcome: Outcome) -> Finish:
         # Rendered before the lock from the one parse; the store names the event inside it.
         event = _event_json(outcome.text, event_id="", calendar_id=outcome.calendar_id,
                             etag=outcome.etag, policy=policy, calendar=outcome.parsed)
