@@ -20,6 +20,7 @@ from typing import Any
 import icalendar
 
 from bridge.core.codec import Document, unescape_text, unfold
+from bridge.core.itip import RESPONSE_COMMENT
 from bridge.core.limits import Limits
 from bridge.core.recurrence import instances, series_of
 from bridge.core.times import as_utc, ical_utc, iso_z
@@ -37,7 +38,6 @@ from bridge.mapping.event_times import is_utc_name, zone_named
 from bridge.mapping.event_values import (
     EVENT_TYPE,
     RECURRENCE_PROPERTIES,
-    RESPONSE_COMMENT,
 )
 
 _INSTANCE_ID = re.compile(r"^(?P<series>.+)_(?P<key>\d{8}(?:T\d{6}Z)?)$")

@@ -15,7 +15,6 @@ from typing import Literal
 
 PRODID = "-//calbridge//calbridge//EN"
 EVENT_TYPE = "X-CALBRIDGE-EVENT-TYPE"
-RESPONSE_COMMENT = "X-RESPONSE-COMMENT"
 RECURRENCE_PROPERTIES = frozenset({"RRULE", "RDATE", "EXDATE", "EXRULE"})
 
 ResponseStatus = Literal["accepted", "declined", "tentative"]

@@ -61,6 +61,7 @@ import datetime as dt
 from icalendar.parser import param_value
 
 from bridge.core.codec import Document, content_line
+from bridge.core.itip import RESPONSE_COMMENT
 from bridge.core.times import as_utc, ical_utc
 from bridge.mapping.event_errors import EventMappingError, NotAnAttendee, OrganizerCannotRespond
 from bridge.mapping.event_lines import (
@@ -97,7 +98,6 @@ from bridge.mapping.event_values import (
     PARTSTAT,
     PRODID,
     RECURRENCE_PROPERTIES,
-    RESPONSE_COMMENT,
     UNSET,
     EventInput,
     EventPatch,
