@@ -17,7 +17,7 @@ from icalendar.parser import Contentline
 
 from bridge.core.codec import Block, Document, Item, content_line, escape_text, unfold
 from bridge.core.mail_header import check_email
-from bridge.core.times import ical_utc
+from bridge.core.times import component_end, ical_utc, time_value
 from bridge.mapping.event_errors import EventMappingError
 
 ONE_DAY = dt.timedelta(days=1)
@@ -106,21 +106,9 @@ def date_of(prop: Any) -> dt.date | dt.datetime:
     return value
 
 
-def duration_of(prop: Any) -> dt.timedelta:
-    value = getattr(prop, "dt", prop)
-    if not isinstance(value, dt.timedelta):
-        raise EventMappingError("to", f"{value!r} is not a duration")
-    return value
-
-
 def component_times(component: icalendar.cal.Component
                     ) -> tuple[dt.date | dt.datetime, dt.date | dt.datetime]:
     """DTSTART and the end (DTEND, DTSTART + DURATION, or RFC 5545's defaults)."""
     if "DTSTART" not in component:
         raise EventMappingError("from", "the stored event has no DTSTART")
-    start = date_of(component["DTSTART"])
-    if "DTEND" in component:
-        return start, date_of(component["DTEND"])
-    if "DURATION" in component:
-        return start, start + duration_of(component["DURATION"])
-    return start, (start if isinstance(start, dt.datetime) else start + ONE_DAY)
+    return time_value(component, "DTSTART"), component_end(component)
