@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from bridge.core import codec
 from bridge.core.bundle import bundle_calendar
 from bridge.core.codec import Document, content_line
 from bridge.core.expand import component_blocks
@@ -66,3 +67,20 @@ def test_expand_and_bundle_read_the_same_components() -> None:
     assert bundled.count("BEGIN:VTIMEZONE") == 1
     assert bundled.count("END:VEVENT") == 4
     assert "SUMMARY:A long\r\n  title\r\n" in bundled
+
+
+PLAIN = TEXT.replace("begin:vevent", "BEGIN:VEVENT").replace("BEGIN:VEV\r\n ENT", "BEGIN:VEVENT")
+
+
+@pytest.mark.parametrize("text", [PLAIN, PLAIN.replace("\r\n", "\n"), TEXT,
+                                  PLAIN.replace("END:VCALENDAR", "BEGIN:VTODO\r\nEND:VCALENDAR"),
+                                  PLAIN.replace("UID:a\r\nSUMMARY", "BEGIN:VEVENT\r\nSUMMARY"),
+                                  PLAIN.replace("END:VEVENT\r\nBEGIN", "END:VEVENTS\r\nBEGIN")])
+def test_the_quick_reading_of_plain_text_reads_what_the_full_one_reads(text: str) -> None:
+    def shape(parts: list[str | codec.Block]) -> list[tuple[str, str]]:
+        return [("", part) if isinstance(part, str) else (part.name, part.text())
+                for part in parts]
+
+    quick = codec._plain_parts(text)
+    assert quick is None or shape(quick) == shape(codec._parts(text))
+    assert (quick is not None) == (text in (PLAIN, PLAIN.replace("\r\n", "\n")))

@@ -9,24 +9,28 @@ from collections.abc import Iterable, Iterator
 from icalendar import Parameters, vText
 from icalendar.parser import Contentline
 
-from bridge.core.codec import Block, Document
+from bridge.core.codec import Document
 
 
 def _components(text: str) -> tuple[list[tuple[str, str]], str]:
     """(VTIMEZONE blocks with their TZID, the other components) of one stored object."""
     if "\r\n" not in text:
         text = text.replace("\n", "\r\n")
-    parts = Document.parse(text).parts
-    blocks = [i for i, part in enumerate(parts) if isinstance(part, Block)]
-    if not blocks:
-        return [], ""
     zones: list[tuple[str, str]] = []
     body: list[str] = []
-    for part in parts[blocks[0]:blocks[-1] + 1]:
-        if isinstance(part, Block) and part.name == "VTIMEZONE":
+    between: list[str] = []  # raw text after a component, kept if another one follows
+    for part in Document.parse(text).parts:
+        if isinstance(part, str):
+            if zones or body:
+                between.append(part)
+        elif part.name == "VTIMEZONE":
             zones.append(((part.first_value("TZID") or "").strip(), part.text()))
+            body += between
+            between = []
         else:
-            body.append(part if isinstance(part, str) else part.text())
+            body += between
+            body.append(part.text())
+            between = []
     return zones, "".join(body)
 
 

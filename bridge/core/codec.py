@@ -19,15 +19,18 @@ Decisions:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 _PHYSICAL_LINE = re.compile(r"[^\n]*\n|[^\n]+")
 _FOLD = re.compile(r"\r?\n[ \t]")
 _NAME = re.compile(r"[A-Za-z0-9-]+")
+# name, parameters (quoted ones may hold a colon), then the value
+_VALUE = re.compile(r'[^";:]*(?:;(?:[^":]|"[^"]*")*)?:(.*)', re.DOTALL)
 # A BEGIN or END line with its folded continuations (continuations start with a blank).
-_BOUNDARY = re.compile(r"^(BEGIN|END):([^\r\n]*(?:\r?\n[ \t][^\r\n]*)*)",
-                       re.MULTILINE | re.IGNORECASE)
+_REST_OF_LINE = r"[^\r\n]*(?:\r?\n[ \t][^\r\n]*)*"
+# Searched for after a newline, not with ^ and MULTILINE: the literal lets re skip ahead (3x).
+_BOUNDARY = re.compile(rf"\n(BEGIN|END):({_REST_OF_LINE})", re.IGNORECASE)
 
 
 def unfold(raw: str) -> str:
@@ -133,11 +136,19 @@ class Block:
         return [item for item in self.items if item.name == name]
 
     def first_value(self, name: str) -> str | None:
-        """The unfolded value of the first ``name`` property (parameters skipped)."""
-        for item in self.props(name):
-            line = unfold(item.raw)
-            return line.split(":", 1)[1] if ":" in line else ""
-        return None
+        """The unfolded value of the first own ``name`` property (parameters skipped); an
+        unsplit block is searched, not split (a VTIMEZONE can be hundreds of lines)."""
+        if self._split is not None:
+            raws = [item.raw for item in self.props(name)]
+        else:
+            pattern = re.compile(rf"\n{re.escape(name)}[;:]{_REST_OF_LINE}", re.IGNORECASE)
+            nested = self._raw.find("\nBEGIN:", 1)  # before it, every line is the block's own
+            raws = [match.group(0) for match in pattern.finditer(self._raw)
+                    if 0 <= match.start() < nested or _depth(self._raw, match.start()) == 1]
+        if not raws:
+            return None
+        value = _VALUE.match(unfold(raws[0]).strip("\n"))
+        return value.group(1) if value else ""
 
     def _insert_at(self, anchors: Sequence[str]) -> int:
         # after the last property named in ``anchors``, else before the first nested component
@@ -174,6 +185,20 @@ class Block:
         return begin + "".join(item.raw for item in items) + end
 
 
+def _boundaries(text: str, stop: int | None = None) -> Iterator[tuple[bool, str, int, int]]:
+    """(is BEGIN, the raw name, where the line starts, where its content ends) of each BEGIN
+    and END line of ``text`` (up to ``stop``)."""
+    shifted = "\n" + text  # so that a first line is found too; positions shift back by one
+    for match in _BOUNDARY.finditer(shifted, 0, len(shifted) if stop is None else stop + 1):
+        yield (match.group(1).upper() == "BEGIN", match.group(2), match.start(),
+               match.end() - 1)
+
+
+def _depth(text: str, at: int) -> int:
+    """How many components are open at ``at`` in ``text``."""
+    return sum(1 if begin else -1 for begin, _, _, _ in _boundaries(text, at))
+
+
 def _split_block(raw: str) -> tuple[str, list[Item], str]:
     """(BEGIN line, items, END line) of one component's raw text."""
     lines = logical_lines(raw)
@@ -208,6 +233,72 @@ def _line_end(text: str, at: int) -> int:
     return at + 1 if text.startswith("\n", at) else at
 
 
+def _parts(text: str) -> list[str | Block]:
+    """The top-level components of ``text`` and the raw text around them."""
+    parts: list[str | Block] = []
+    done = 0  # the text before ``done`` is in ``parts``
+    start, name, depth = 0, "", 0
+    for begin, raw_name, line_start, line_end in _boundaries(text):
+        if begin:
+            depth += 1
+            if depth == 2:
+                start, name = line_start, unfold(raw_name).strip().upper()
+            continue
+        if depth == 2:
+            if start > done:
+                parts.append(text[done:start])
+            done = _line_end(text, line_end)
+            parts.append(Block(name, text[start:done]))
+        depth -= 1
+    if done < len(text):
+        parts.append(text[done:])
+    return parts
+
+
+_PLAIN_NAME = re.compile(r"[A-Z][A-Z0-9-]*")
+
+
+def _plain_parts(text: str) -> list[str | Block] | None:
+    """``_parts`` by str.find, for the usual text (one VCALENDAR, upper-case and unfolded BEGIN
+    and END lines, no component inside one of its own name); None for any other text, which
+    ``_parts`` reads. Joining a feed reads thousands of objects: this is several times faster."""
+    begins = text.count("\nBEGIN:")
+    if not text.startswith("BEGIN:VCALENDAR") or text.count("\nEND:") != begins + 1:
+        return None
+    lowered = text.lower()
+    if lowered.count("\nbegin:") != begins or lowered.count("\nend:") != begins + 1:
+        return None
+    parts: list[str | Block] = []
+    done = 0
+    # a line starts after a newline: search from the one that ends the previous part
+    while (start := text.find("\nBEGIN:", max(done - 1, 0)) + 1) > 0:
+        block = _plain_block(text, start)
+        if block is None or text.find("\nEND:VCALENDAR", max(done - 1, 0), start) != -1:
+            return None
+        if start > done:
+            parts.append(text[done:start])
+        parts.append(block)
+        done = start + len(block.text())
+    if done < len(text):
+        parts.append(text[done:])
+    return parts
+
+
+def _plain_block(text: str, start: int) -> Block | None:
+    """The component whose BEGIN line starts at ``start``, when its lines are plain."""
+    newline = text.find("\n", start)
+    name = text[start + 6:newline].removesuffix("\r")
+    end = text.find(f"\nEND:{name}", start) + 1
+    after = end + 4 + len(name)  # just after the END line's name
+    stop = _line_end(text, after)
+    if newline == -1 or not _PLAIN_NAME.fullmatch(name) or end == 0 or \
+            text[newline + 1:newline + 2] in (" ", "\t") or \
+            text.find(f"\nBEGIN:{name}", start, end) != -1 or \
+            (stop == after and after != len(text)) or text[stop:stop + 1] in (" ", "\t"):
+        return None
+    return Block(name, text[start:stop])
+
+
 @dataclass
 class Document:
     """A stored object as its top-level components (``Block``) and the raw text around them."""
@@ -217,24 +308,8 @@ class Document:
 
     @classmethod
     def parse(cls, text: str) -> Document:
-        parts: list[str | Block] = []
-        done = 0  # the text before ``done`` is in ``parts``
-        start, name, depth = 0, "", 0
-        for match in _BOUNDARY.finditer(text):
-            if match.group(1).upper() == "BEGIN":
-                depth += 1
-                if depth == 2:
-                    start, name = match.start(), unfold(match.group(2)).strip().upper()
-                continue
-            if depth == 2:
-                if start > done:
-                    parts.append(text[done:start])
-                done = _line_end(text, match.end())
-                parts.append(Block(name, text[start:done]))
-            depth -= 1
-        if done < len(text):
-            parts.append(text[done:])
-        return cls(parts, newline_of(text))
+        parts = _plain_parts(text)
+        return cls(_parts(text) if parts is None else parts, newline_of(text))
 
     def blocks(self, name: str | None = None) -> list[Block]:
         """The top-level components, or only those called ``name``."""
