@@ -49,9 +49,10 @@ Decisions
   SEQUENCE: a reply does not revise the event, RFC 5546 2.1.4).
 * Floating (zone-less) stored times are read as UTC, as the CalDAV side does.
 
-Modules: ``event_values`` (inputs, results, refusals), ``event_lines`` (single lines through
-``bridge.core.codec``), ``event_times``, ``event_recurrence``, ``event_patch`` and
-``event_read``; this module writes new events and responses and names the public API.
+Modules: ``event_values`` (inputs, results), ``event_errors`` (refusals), ``event_lines``
+(single lines through ``bridge.core.codec``), ``event_times``, ``event_recurrence``,
+``event_patch`` and ``event_read``; this module writes new events and responses and names the
+public API (import from here).
 """
 
 from __future__ import annotations
