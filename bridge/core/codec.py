@@ -142,9 +142,12 @@ class Block:
             raws = [item.raw for item in self.props(name)]
         else:
             pattern = re.compile(rf"\n{re.escape(name)}[;:]{_REST_OF_LINE}", re.IGNORECASE)
-            nested = self._raw.find("\nBEGIN:", 1)  # before it, every line is the block's own
-            raws = [match.group(0) for match in pattern.finditer(self._raw)
-                    if 0 <= match.start() < nested or _depth(self._raw, match.start()) == 1]
+            # before the first nested BEGIN (or the END), every line is the block's own
+            nested = _BOUNDARY.search(self._raw, 1)
+            own = pattern.search(self._raw, 0, nested.start()) if nested else None
+            raws = [own.group(0)] if own else [
+                match.group(0) for match in pattern.finditer(self._raw)
+                if _depth(self._raw, match.start()) == 1]
         if not raws:
             return None
         value = _VALUE.match(unfold(raws[0]).strip("\n"))
