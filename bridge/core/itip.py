@@ -42,8 +42,9 @@ _STAMPS = frozenset({"DTSTAMP", "LAST-MODIFIED"})
 class ItipMessage:
     """One message to send: the iCalendar part and the plain text people read."""
 
-    method: str
+    method: str  # REQUEST, CANCEL or REPLY
     event_uid: str
+    # A message may name several recipients; the outbox queues one row per recipient.
     sender: str
     recipients: tuple[str, ...]
     subject: str
