@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import icalendar
 import sqlalchemy as sa
 from radicale import item as radicale_item
 from sqlalchemy.engine import Connection, Engine, RowMapping
@@ -233,7 +234,8 @@ class CalendarStore:
 
     def prepare(self, text: str, envelope: tuple[int, int] | None = None,
                 now: dt.datetime | None = None, *,
-                check_limits: bool | None = None) -> PreparedObject:
+                check_limits: bool | None = None,
+                parsed: icalendar.Calendar | None = None) -> PreparedObject:
         """Validate and index one object. ``envelope`` is Radicale's time_range if known;
         ``now`` places the rolling window (maintenance passes its own clock).
 
@@ -243,10 +245,11 @@ class CalendarStore:
         no envelope is given, i.e. for text the store sees first (REST, import); with an
         envelope the text comes from Radicale, whose PUT seam checked it, or from the store
         itself (re-indexing, where a lowered limit must never make a stored object fail).
+        ``parsed`` is ``parse_object(text)`` when the caller has it already (one parse a write).
         """
         if len(text.encode()) > self.max_object_bytes:
             raise InvalidObject(f"object larger than {self.max_object_bytes} bytes")
-        cal = parse_object(text)
+        cal = parsed if parsed is not None else parse_object(text)
         if check_limits is None:
             check_limits = envelope is None
         if check_limits:  # before the envelope: Radicale's walks every instance of finite rules
