@@ -111,12 +111,15 @@ def _post(app: App, key: str | None = None, **fields: object) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("key", [None, "once"])
+@pytest.mark.parametrize("attendees", [[], ["bob@example.com", "carol@example.com"]])
 def test_a_create_parses_its_text_once_and_renders_outside_the_write(
-        app: App, counted: Probe, key: str | None) -> None:
-    body = _post(app, key and f"{key}-{uuid.uuid4()}")
+        app: App, counted: Probe, key: str | None, attendees: list[str]) -> None:
+    # The invitations are built from the same parse as the index and the answer.
+    body = _post(app, key and f"{key}-{uuid.uuid4()}", attendees=attendees)
     assert counted.parses == [False]  # once, before the write transaction
     assert counted.renders == [False]
     assert body["event"]["summary"] == "Parsed once"
+    assert body["notificationQueued"] is bool(attendees)
 
 
 def test_an_idempotent_replay_answers_the_stored_body(app: App, counted: Probe) -> None:

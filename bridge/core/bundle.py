@@ -9,7 +9,7 @@ from collections.abc import Iterable, Iterator
 from icalendar import Parameters, vText
 from icalendar.parser import Contentline
 
-from bridge.core.codec import Document
+from bridge.core.codec import PRODID, Document
 
 
 def _components(text: str) -> tuple[list[tuple[str, str]], str]:
@@ -76,7 +76,7 @@ def text_line(name: str, value: str) -> str:
 def calendar_header(name: str | None = None, description: str | None = None,
                     extra_lines: Iterable[str] = ()) -> str:
     """BEGIN:VCALENDAR and the calendar's properties, each line ending in CRLF."""
-    header = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//calbridge//calbridge//EN"]
+    header = ["BEGIN:VCALENDAR", "VERSION:2.0", f"PRODID:{PRODID}"]
     for key, value in (("X-WR-CALNAME", name), ("X-WR-CALDESC", description)):
         if value:
             header.append(text_line(key, value))

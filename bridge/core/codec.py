@@ -22,6 +22,9 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
+# The PRODID of every calendar calbridge writes (events, iTIP messages, collection bodies).
+PRODID = "-//calbridge//calbridge//EN"
+
 _PHYSICAL_LINE = re.compile(r"[^\n]*\n|[^\n]+")
 _FOLD = re.compile(r"\r?\n[ \t]")
 _NAME = re.compile(r"[A-Za-z0-9-]+")

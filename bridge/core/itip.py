@@ -28,8 +28,9 @@ from typing import Any
 import icalendar
 from icalendar.parser import Contentline
 
+from bridge.core.codec import PRODID
+
 RESPONSE_COMMENT = "X-RESPONSE-COMMENT"
-PRODID = "-//calbridge//calbridge//EN"
 _PARTSTAT_WORDS = {"ACCEPTED": "Accepted", "DECLINED": "Declined",
                    "TENTATIVE": "Tentatively accepted"}
 # A change to one of these sends the whole event to every attendee again.

@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-PRODID = "-//calbridge//calbridge//EN"
+from bridge.core.codec import PRODID as PRODID  # re-exported: the mapping writes it
+
 EVENT_TYPE = "X-CALBRIDGE-EVENT-TYPE"
 RECURRENCE_PROPERTIES = frozenset({"RRULE", "RDATE", "EXDATE", "EXRULE"})
 

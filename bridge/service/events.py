@@ -4,6 +4,9 @@ Decisions:
 - Parse and decide outside the lock: the mapping writes the new text, it is parsed once
   (``parse_object``), the store indexes that same parse (``prepare(parsed=...)``), the token's
   timeframe and the calendar's open time are checked and the iTIP messages are built.
+- Who hears of a write is ``bridge.core.itip.messages_for(old, new, actor)`` on the two parses
+  (None for the side that does not exist); the service only decides whether to notify at all
+  (the request's flag) and queues one outbox row per recipient.
 - The write transaction only checks preconditions (If-Match, If-None-Match, UID clash), writes,
   enqueues the outbox rows and remembers the idempotency key.
 - Answers come from the same parse: after commit (``Written``), or, for a create, drafted before
@@ -27,9 +30,9 @@ import icalendar
 from bridge.core.availability import AVAILABILITY_PROP, open_time, stored_schedules, subtract
 from bridge.core.expand import parsed_objects
 from bridge.core.index import parse_object
+from bridge.core.itip import attendees, messages_for
 from bridge.core.times import as_utc
 from bridge.mapping import events as mapping
-from bridge.mapping.itip import cancel_message, reply_message, request_message
 from bridge.service.errors import InvalidInput, KeyReused, OutsideTimeframe, Refused
 from bridge.store.access import AccessPolicy
 from bridge.store.idempotency import IdempotencyKeys, StoredResponse
@@ -119,14 +122,9 @@ def stored_window(record: ObjectRecord) -> tuple[dt.datetime, dt.datetime]:
 
 
 def attendee_emails(cal: icalendar.Calendar) -> list[str]:
+    """The master's attendees (without mailto:, each once); none without a master VEVENT."""
     master = _master(cal)
-    values = master.get("ATTENDEE", []) if master is not None else []
-    values = values if isinstance(values, list) else [values]
-    return [str(v)[7:] if str(v).lower().startswith("mailto:") else str(v) for v in values]
-
-
-def _others(emails: Sequence[str], me: str) -> list[str]:
-    return [a for a in emails if a.lower() != me.lower()]
+    return attendees(master) if master is not None else []
 
 
 def _queued(messages: Sequence[OutgoingMessage]) -> bool:
@@ -177,15 +175,15 @@ class EventService:
         require_within_timeframe(policy, start, end)
         require_open_time(calendar, start, end)
         uid = str(uuid.uuid4())
+        now = dt.datetime.now(dt.UTC)
         try:
-            text = mapping.new_event_text(data, uid, email, dt.datetime.now(dt.UTC))
+            text = mapping.new_event_text(data, uid, email, now)
         except mapping.EventMappingError as exc:
             raise _invalid(exc) from exc
         cal, prepared = self._prepare(text)
         if key is not None and len(key.key) > MAX_KEY_LENGTH:
             raise InvalidInput(f"Idempotency-Key is at most {MAX_KEY_LENGTH} characters.")
-        others = _others(data.attendees, email)
-        messages = [request_message(text, email, others)] if notify and others else []
+        messages = messages_for(None, cal, email, now) if notify else []
         finish = draft(Outcome(text, cal, prepared.etag, calendar.id, _queued(messages)))
         keys = IdempotencyKeys(self.store)
         with self._locked(calendar, key):
@@ -209,9 +207,9 @@ class EventService:
         """Only the patched properties change; attendees hear of what concerns them."""
         email = policy.user.email
         require_within_timeframe(policy, *stored_window(record))
+        now = dt.datetime.now(dt.UTC)
         try:
-            result = mapping.patch_event_text(record.text, patch, dt.datetime.now(dt.UTC),
-                                              email)
+            result = mapping.patch_event_text(record.text, patch, now, email)
             cal, prepared = self._prepare(result.text)
             new_start, new_end = window_of(cal)
         except mapping.EventMappingError as exc:
@@ -219,8 +217,8 @@ class EventService:
         if "times" in result.changed:
             require_within_timeframe(policy, new_start, new_end)
             require_open_time(calendar, new_start, new_end)
-        messages = _update_messages(result, cal, record.text, email) \
-            if notify and result.changed else []
+        old = parsed_objects.get(record.text, record.etag)
+        messages = messages_for(old, cal, email, now) if notify else []
         outcome = Outcome(result.text, cal, prepared.etag, calendar.id, _queued(messages))
         with self.store.write(calendar.path):
             new_record, _ = self.store.put_object(calendar.id, record.href, prepared,
@@ -233,11 +231,8 @@ class EventService:
         """Delete the event; True when cancellations were queued."""
         email = policy.user.email
         require_within_timeframe(policy, *stored_window(record))
-        messages: list[OutgoingMessage] = []
-        if notify:
-            recipients = _others(attendee_emails(parsed_objects.get(record.text, record.etag)),
-                                 email)
-            messages = [cancel_message(record.text, email, recipients)]
+        old = parsed_objects.get(record.text, record.etag)
+        messages = messages_for(old, None, email) if notify else []
         with self.store.write(calendar.path):
             self.store.delete_object(calendar.id, record.href, if_match=record.etag)
             self._enqueue(messages)
@@ -248,16 +243,17 @@ class EventService:
         """The caller's answer as an attendee, sent to the organizer unless ``notify`` is off."""
         email = policy.user.email
         require_within_timeframe(policy, *stored_window(record))
+        now = dt.datetime.now(dt.UTC)
         try:
-            text = mapping.respond_text(record.text, email, status, comment,
-                                        dt.datetime.now(dt.UTC))
+            text = mapping.respond_text(record.text, email, status, comment, now)
         except mapping.OrganizerCannotRespond as exc:
             raise Refused("The organizer cannot respond to their own event.",
                           code=exc.code) from exc
         except mapping.NotAnAttendee as exc:
             raise Refused("You are not an attendee of this event.", code=exc.code) from exc
         cal, prepared = self._prepare(text)
-        messages = [reply_message(text, email, comment)] if notify else []
+        old = parsed_objects.get(record.text, record.etag)
+        messages = messages_for(old, cal, email, now) if notify else []
         outcome = Outcome(text, cal, prepared.etag, calendar.id, _queued(messages))
         with self.store.write(calendar.path):
             new_record, _ = self.store.put_object(calendar.id, record.href, prepared,
@@ -265,19 +261,3 @@ class EventService:
             self._enqueue(messages)
         return Written(new_record, outcome)
 
-
-def _update_messages(result: mapping.PatchResult, cal: icalendar.Calendar, old_text: str,
-                     email: str) -> list[OutgoingMessage]:
-    """A REQUEST to everyone when what they agreed to changed, else to the added attendees;
-    a CANCEL to the removed ones."""
-    everyone = _others(attendee_emails(cal), email)
-    added = {a.lower() for a in result.added_attendees}
-    messages = []
-    if result.changed & {"times", "location", "recurrence", "summary"}:
-        messages.append(request_message(result.text, email, everyone))
-    elif added:
-        messages.append(request_message(result.text, email,
-                                        [a for a in everyone if a.lower() in added]))
-    if result.removed_attendees:
-        messages.append(cancel_message(old_text, email, list(result.removed_attendees)))
-    return messages
