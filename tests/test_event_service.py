@@ -17,6 +17,8 @@ from flask.testing import FlaskClient
 from bridge.app import create_app
 from bridge.config import load_settings
 from bridge.mapping import events as mapping
+from bridge.store.outbox import Outbox
+from bridge.store.store import CalendarStore
 from bridge.wsgi import open_configured_store
 from tests.api_helpers import cli_json, make_token
 from tests.conftest import QUIET_AUTH, Server
@@ -44,6 +46,7 @@ class App:
     bob: dict[str, str]
     calendar_id: int
     probe: Probe
+    store: CalendarStore
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +77,7 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
     bob = {"Authorization": "Bearer " + make_token(server, "bob", workspace, "calendars:write")}
     calendar = client.post(f"/api/v2/w/{workspace}/calendars", headers=headers,
                            json={"name": "Parses"}).get_json()
-    yield App(client, headers, bob, calendar["id"], probe)
+    yield App(client, headers, bob, calendar["id"], probe, store)
 
 
 @pytest.fixture
@@ -160,3 +163,9 @@ def test_a_response_neither_parses_nor_renders_inside_the_write(
     assert answer.get_json()["event"]["responseStatus"] == "accepted"
     assert counted.parses and True not in counted.parses
     assert counted.renders == [False]
+
+
+def test_an_attendee_named_twice_is_invited_once(app: App) -> None:
+    event = _post(app, attendees=["bob@example.com", "BOB@example.com"])["event"]
+    queued = Outbox(app.store).messages(event_uid=event["iCalUID"])
+    assert [(m.method, m.recipients) for m in queued] == [("REQUEST", ("bob@example.com",))]

@@ -115,3 +115,19 @@ def test_a_request_leaves_out_alarms_and_leaves_the_parsed_event_alone() -> None
     assert "VALARM" not in message.calendar_text
     assert "METHOD:REQUEST" in message.calendar_text
     assert calendar.to_ical() == parsed(text).to_ical()
+
+
+def test_the_same_rule_written_in_another_order_is_not_a_reschedule() -> None:
+    old = patched(created("a@example.com"), EventPatch(recurrence=["RRULE:FREQ=WEEKLY;COUNT=3"]))
+    new = mapping.patch_event_text(old, EventPatch(recurrence=["RRULE:COUNT=3;FREQ=WEEKLY"]),
+                                   LATER + dt.timedelta(1), ORGANIZER).text
+    assert "COUNT=3;FREQ=WEEKLY" in new and old != new
+    assert messages_for(parsed(old), parsed(new), ORGANIZER) == []
+
+
+def test_the_same_answer_again_in_the_same_second_sends_nothing() -> None:
+    old = created("ann@example.com")
+    new = mapping.respond_text(old, "ann@example.com", "declined", "Away", LATER)
+    again = mapping.respond_text(new, "ann@example.com", "declined", "Away", LATER)
+    assert again == new
+    assert messages_for(parsed(new), parsed(again), "ann@example.com") == []
