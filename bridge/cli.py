@@ -6,7 +6,7 @@ import argparse
 import json
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, TypeAlias
 
 from bridge.config import Settings, load_settings
@@ -237,55 +237,61 @@ def build_parser() -> argparse.ArgumentParser:
     _add_workspace_commands(commands)
     _add_token_commands(commands)
     _add_outbox_commands(commands)
-    maintenance = commands.add_parser(
-        "maintenance", help="roll the occurrence horizon and prune old rows once (for cron)")
-    maintenance.add_argument("--json", action="store_true")
-    maintenance.set_defaults(func=cmd_maintenance)
-    imp = commands.add_parser("import", help="import a whole-calendar .ics into a calendar")
+    _command(commands, "maintenance", cmd_maintenance,
+             "roll the occurrence horizon and prune old rows once (for cron)")
+    imp = _command(commands, "import", cmd_import,
+                   "import a whole-calendar .ics into a calendar")
     imp.add_argument("calendar_path", help="/<username>/<calendar>/")
     imp.add_argument("file")
-    imp.add_argument("--json", action="store_true")
-    imp.set_defaults(func=cmd_import)
     return parser
 
 
 # argparse names the type of add_subparsers() only privately.
 Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+Handler = Callable[[argparse.Namespace, Settings], int]
+
+
+def _group(commands: Commands, name: str, help_text: str) -> Commands:
+    """``calbridge <name> <command>``: a family of commands."""
+    return commands.add_parser(name, help=help_text).add_subparsers(
+        dest=f"{name}_command", required=True)
+
+
+def _command(commands: Commands, name: str, func: Handler, help_text: str
+             ) -> argparse.ArgumentParser:
+    """One command running ``func``; every command but serve can answer in JSON (--json)."""
+    command = commands.add_parser(name, help=help_text)
+    command.add_argument("--json", action="store_true")
+    command.set_defaults(func=func)
+    return command
 
 
 def _add_user_commands(commands: Commands) -> None:
-    user = commands.add_parser("user", help="manage users").add_subparsers(
-        dest="user_command", required=True)
-    add = user.add_parser("add", help="add a user (CalDAV login)")
+    add = _command(_group(commands, "user", "manage users"), "add", cmd_user_add,
+                   "add a user (CalDAV login)")
     add.add_argument("username")
     add.add_argument("--email", required=True)
     secret = add.add_mutually_exclusive_group(required=True)
     secret.add_argument("--password")
     secret.add_argument("--password-stdin", action="store_true")
-    add.add_argument("--json", action="store_true")
-    add.set_defaults(func=cmd_user_add)
 
 
 def _add_workspace_commands(commands: Commands) -> None:
-    workspace = commands.add_parser("workspace", help="manage workspaces").add_subparsers(
-        dest="workspace_command", required=True)
-    ws_create = workspace.add_parser("create", help="create a workspace; prints its UUID")
+    workspace = _group(commands, "workspace", "manage workspaces")
+    ws_create = _command(workspace, "create", cmd_workspace_create,
+                         "create a workspace; prints its UUID")
     ws_create.add_argument("name")
     ws_create.add_argument("--owner", required=True)
-    ws_create.add_argument("--json", action="store_true")
-    ws_create.set_defaults(func=cmd_workspace_create)
-    ws_add = workspace.add_parser("add-member", help="add (or re-role) a member")
+    ws_add = _command(workspace, "add-member", cmd_workspace_add_member,
+                      "add (or re-role) a member")
     ws_add.add_argument("workspace", help="workspace UUID")
     ws_add.add_argument("username")
     ws_add.add_argument("--role", default="member", choices=["member", "admin"])
-    ws_add.add_argument("--json", action="store_true")
-    ws_add.set_defaults(func=cmd_workspace_add_member)
 
 
 def _add_token_commands(commands: Commands) -> None:
-    token = commands.add_parser("token", help="manage API tokens").add_subparsers(
-        dest="token_command", required=True)
-    tk_create = token.add_parser("create", help="create a token; prints it once")
+    token = _group(commands, "token", "manage API tokens")
+    tk_create = _command(token, "create", cmd_token_create, "create a token; prints it once")
     tk_create.add_argument("--user", required=True)
     tk_create.add_argument("--workspace", required=True, help="workspace UUID")
     tk_create.add_argument("--scopes", required=True, help="e.g. calendars:read,calendars:write")
@@ -299,32 +305,19 @@ def _add_token_commands(commands: Commands) -> None:
     tk_create.add_argument("--operations", help="allowed operations, comma separated, or all")
     tk_create.add_argument("--visible-fields", help="visible fields, comma separated, or all")
     tk_create.add_argument("--expires-in-days", type=int)
-    tk_create.add_argument("--json", action="store_true")
-    tk_create.set_defaults(func=cmd_token_create)
-    tk_list = token.add_parser("list", help="a user's tokens (never their secrets)")
+    tk_list = _command(token, "list", cmd_token_list, "a user's tokens (never their secrets)")
     tk_list.add_argument("--user", required=True)
-    tk_list.add_argument("--json", action="store_true")
-    tk_list.set_defaults(func=cmd_token_list)
-    tk_revoke = token.add_parser("revoke", help="revoke a token at once")
+    tk_revoke = _command(token, "revoke", cmd_token_revoke, "revoke a token at once")
     tk_revoke.add_argument("token_id", type=int)
-    tk_revoke.add_argument("--json", action="store_true")
-    tk_revoke.set_defaults(func=cmd_token_revoke)
 
 
 def _add_outbox_commands(commands: Commands) -> None:
-    outbox = commands.add_parser("outbox", help="notification mail waiting or sent").add_subparsers(
-        dest="outbox_command", required=True)
-    ob_list = outbox.add_parser(
-        "list", help="messages in the outbox: id, status, method, recipients, subject, reason")
+    outbox = _group(commands, "outbox", "notification mail waiting or sent")
+    ob_list = _command(outbox, "list", cmd_outbox_list,
+                       "messages in the outbox: id, status, method, recipients, subject, reason")
     ob_list.add_argument("--status", choices=["queued", "sending", "sent", "failed"])
-    ob_list.add_argument("--json", action="store_true")
-    ob_list.set_defaults(func=cmd_outbox_list)
-    ob_retry = outbox.add_parser("retry", help="queue failed messages again")
-    ob_retry.add_argument("--json", action="store_true")
-    ob_retry.set_defaults(func=cmd_outbox_retry)
-    ob_send = outbox.add_parser("send", help="deliver what is due now (for cron)")
-    ob_send.add_argument("--json", action="store_true")
-    ob_send.set_defaults(func=cmd_outbox_send)
+    _command(outbox, "retry", cmd_outbox_retry, "queue failed messages again")
+    _command(outbox, "send", cmd_outbox_send, "deliver what is due now (for cron)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

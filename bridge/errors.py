@@ -56,10 +56,6 @@ class TokenDenied(ApiError):
     status, code = 403, "TOKEN_DENIED"
 
 
-class TimeframeDenied(ApiError):
-    status, code = 403, "TIMEFRAME_DENIED"
-
-
 class ResourceNotFound(ApiError):
     status, code = 404, "NOT_FOUND"
 
@@ -69,14 +65,6 @@ class CalendarNotFound(ResourceNotFound):
 
     def __init__(self, detail: str = "Calendar not found.") -> None:
         super().__init__(detail)
-
-
-class ConflictError(ApiError):
-    status, code = 409, "CONFLICT"
-
-
-class PreconditionError(ApiError):
-    status, code = 412, "PRECONDITION_FAILED"
 
 
 class RateLimited(ApiError):
@@ -131,12 +119,13 @@ def validation_failed(exc: ValidationError) -> Response:
 
 
 def from_store_error(exc: StoreError | InvalidObject) -> ApiError:
+    # A stale If-Match and a conflict answer as the services' refusals of the same kind do.
     if isinstance(exc, InvalidObject):
         return ValidationFailed(str(exc))
     if isinstance(exc, PreconditionFailed):
-        return PreconditionError("The resource changed since it was read (If-Match).")
+        return from_service_error(service_errors.Stale())
     if isinstance(exc, Conflict):
-        return ConflictError(str(exc))
+        return from_service_error(service_errors.Refused(str(exc)))
     if isinstance(exc, NotFound):
         return ResourceNotFound(str(exc))
     if isinstance(exc, PropertyRefused):

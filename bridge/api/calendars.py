@@ -7,9 +7,9 @@ import uuid
 from collections.abc import Callable
 
 from flask import Response, jsonify
-from flask_openapi3 import APIBlueprint, Tag
 from pydantic import Field
 
+from bridge.api import WORKSPACE_CALENDARS, bearer_blueprint
 from bridge.auth import calendar_of_request, require_scope, workspace_of_request
 from bridge.core.times import iso_z
 from bridge.errors import AccessDenied, ValidationFailed
@@ -23,10 +23,8 @@ from bridge.store.access import READ, WRITE
 from bridge.store.accounts import Workspace
 from bridge.store.store import CollectionRecord
 
-calendars_blueprint = APIBlueprint(
-    "calendars", __name__, url_prefix="/api/v2/w/<workspace_uuid>/calendars",
-    abp_tags=[Tag(name="calendars", description="Calendar and scheduling management")],
-    abp_security=[{"bearer": []}], abp_responses=problem_responses(401, 403, 404, 429))
+calendars_blueprint = bearer_blueprint("calendars", __name__, WORKSPACE_CALENDARS, "calendars",
+                                       "Calendar and scheduling management")
 
 COLOR_PATTERN = r"^#[0-9A-Fa-f]{6}$"
 

@@ -14,8 +14,8 @@ from typing import Any
 
 import icalendar
 from flask import Response, request
-from flask_openapi3 import APIBlueprint, Tag
 
+from bridge.api import bearer_blueprint
 from bridge.api import event_models as models
 from bridge.auth import calendar_of_request, current_policy
 from bridge.core.expand import parsed_objects
@@ -24,7 +24,6 @@ from bridge.core.times import as_utc, iso_z
 from bridge.errors import (
     AccessDenied,
     ApiError,
-    ConflictError,
     ResourceNotFound,
     TokenDenied,
     ValidationFailed,
@@ -35,6 +34,7 @@ from bridge.mapping.calendars import fields_from_props, is_timezone
 from bridge.models import MAX_DATABASE_ID, problem_responses
 from bridge.occurrences import DAY, Budget, walk
 from bridge.service import listing, paging
+from bridge.service.errors import Refused
 from bridge.service.events import (
     Finish,
     IdempotencyKey,
@@ -55,10 +55,8 @@ from bridge.store.store import (
     TooManyChanges,
 )
 
-events_blueprint = APIBlueprint(
-    "access_events", __name__, url_prefix="/api/access/calendar",
-    abp_tags=[Tag(name="access events", description="Token-scoped events API (seed 004)")],
-    abp_security=[{"bearer": []}], abp_responses=problem_responses(401, 403, 404, 429))
+events_blueprint = bearer_blueprint("access_events", __name__, "/api/access/calendar",
+                                    "access events", "Token-scoped events API (seed 004)")
 
 # One incremental sync answers at most this many logged changes; past it, 410 (list again).
 MAX_SYNC_CHANGES = 5000
@@ -135,9 +133,8 @@ def _event(event_id: str, need: str) -> tuple[ObjectRecord, CollectionRecord,
 def _refuse_instance(key: object, action: str) -> None:
     """Writes go to the series: one instance cannot be changed on its own yet."""
     if key is not None:
-        raise ConflictError(f"{action.capitalize()} the series (its id without the instance "
-                            f"suffix); {action} one instance is not supported yet.",
-                            code="INSTANCE_EDIT")
+        raise Refused(f"{action.capitalize()} the series (its id without the instance "
+                      f"suffix); {action} one instance is not supported yet.", code="INSTANCE_EDIT")
 
 
 def _event_json(text: str, *, event_id: str, calendar_id: int, etag: str,

@@ -13,6 +13,7 @@ from flask_openapi3 import APIBlueprint, Tag
 from pydantic import ConfigDict, Field, ValidationInfo, field_validator
 from pydantic.alias_generators import to_camel
 
+from bridge.api import ONE_CALENDAR, bearer_blueprint
 from bridge.auth import calendar_of_request, require_scope, workspace_of_request
 from bridge.core.times import iso_z, iso_z_or_none
 from bridge.errors import ResourceNotFound, ValidationFailed
@@ -30,10 +31,8 @@ from bridge.store.access import ADMIN
 from bridge.store.feeds import MAX_WINDOW_DAYS, FeedToken, FeedTokens
 from bridge.store.store import CollectionRecord
 
-feeds_blueprint = APIBlueprint(
-    "feeds", __name__, url_prefix="/api/v2/w/<workspace_uuid>/calendars/<int:calendar_id>",
-    abp_tags=[Tag(name="feeds", description="Secret .ics subscription URLs of a calendar")],
-    abp_security=[{"bearer": []}], abp_responses=problem_responses(401, 403, 404, 429))
+feeds_blueprint = bearer_blueprint("feeds", __name__, ONE_CALENDAR, "feeds",
+                                   "Secret .ics subscription URLs of a calendar")
 
 ics_blueprint = APIBlueprint(
     "ics", __name__, url_prefix="/ics",

@@ -11,9 +11,9 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 from flask import Response, jsonify
-from flask_openapi3 import APIBlueprint, Tag
 from pydantic import Field, RootModel, field_validator, model_validator
 
+from bridge.api import ONE_CALENDAR, bearer_blueprint
 from bridge.auth import calendar_of_request, workspace_of_request
 from bridge.core.availability import (  # AVAILABILITY_PROP is kept importable from here
     AVAILABILITY_PROP,
@@ -36,10 +36,8 @@ from bridge.service.schedules import ScheduleResponse, render_schedule, schedule
 from bridge.services import services
 from bridge.store.store import CollectionRecord, now_ts
 
-schedules_blueprint = APIBlueprint(
-    "schedules", __name__, url_prefix="/api/v2/w/<workspace_uuid>/calendars/<int:calendar_id>",
-    abp_tags=[Tag(name="schedules", description="Availability rules of a calendar")],
-    abp_security=[{"bearer": []}], abp_responses=problem_responses(401, 403, 404, 429))
+schedules_blueprint = bearer_blueprint("schedules", __name__, ONE_CALENDAR, "schedules",
+                                       "Availability rules of a calendar")
 
 _TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$|^24:00$")
 
@@ -230,13 +228,34 @@ def _save(record: CollectionRecord,
 
 
 def _schedule(record: CollectionRecord, schedule_id: int,
-              schedules: list[Schedule] | None = None) -> tuple[list[Schedule], Schedule]:
+              schedules: list[Schedule] | None = None) -> Schedule:
     if schedules is None:
         schedules = stored_schedules(record.props.get(AVAILABILITY_PROP))
     for schedule in schedules:
         if schedule.id == schedule_id:
-            return schedules, schedule
+            return schedule
     raise ResourceNotFound("Schedule not found.", code="SCHEDULE_NOT_FOUND")
+
+
+# A change of one existing schedule: (the calendar, its schedules, that schedule) -> (the
+# schedules after, the schedule to answer with).
+Change = Callable[[CollectionRecord, list[Schedule], Schedule], tuple[list[Schedule], Schedule]]
+
+
+def _change_schedule(path: SchedulePath, action: str, change: Change
+                     ) -> tuple[CollectionRecord, Schedule]:
+    """``change`` applied to the schedule of ``path`` as stored inside the write lock: 412 on a
+    stale If-Match, 404 before the lock and again inside it if it is gone meanwhile."""
+    workspace = workspace_of_request(path.workspace_uuid)
+    record = calendar_of_request(path.calendar_id, action, workspace)
+    check_if_match(record.etag)
+    _schedule(record, path.schedule_id)
+
+    def edit(current: CollectionRecord, schedules: list[Schedule]
+             ) -> tuple[list[Schedule], Schedule]:
+        return change(current, schedules, _schedule(current, path.schedule_id, schedules))
+
+    return _save(record, edit)
 
 
 def _reply(data: dict | list, record: CollectionRecord, status: int = 200) -> Response:
@@ -276,7 +295,7 @@ def get_schedule(path: SchedulePath):  # type: ignore[no-untyped-def]
     """Get one schedule."""
     workspace = workspace_of_request(path.workspace_uuid)
     record = calendar_of_request(path.calendar_id, "freebusy", workspace)
-    _, schedule = _schedule(record, path.schedule_id)
+    schedule = _schedule(record, path.schedule_id)
     return _reply(render_schedule(schedule, record.id), record)
 
 
@@ -284,36 +303,22 @@ def get_schedule(path: SchedulePath):  # type: ignore[no-untyped-def]
                          responses={200: ScheduleResponse, **problem_responses(400, 412)})
 def update_schedule(path: SchedulePath, body: UpdateScheduleRequest):  # type: ignore[no-untyped-def]
     """Update an existing schedule: omitted fields stay."""
-    workspace = workspace_of_request(path.workspace_uuid)
-    record = calendar_of_request(path.calendar_id, "write", workspace)
-    check_if_match(record.etag)
-    _schedule(record, path.schedule_id)
 
-    def edit(current: CollectionRecord, schedules: list[Schedule]
+    def edit(current: CollectionRecord, schedules: list[Schedule], old: Schedule
              ) -> tuple[list[Schedule], Schedule]:
-        _, old = _schedule(current, path.schedule_id, schedules)
         schedule = _build(old, body, current, old.id)
         return with_schedule(schedules, schedule), schedule
 
-    updated, schedule = _save(record, edit)
-    return _reply(render_schedule(schedule, record.id), updated)
+    updated, schedule = _change_schedule(path, "write", edit)
+    return _reply(render_schedule(schedule, updated.id), updated)
 
 
 @schedules_blueprint.delete("/schedules/<int:schedule_id>",
                             responses={200: DeletedSchedule, **problem_responses(412)})
 def delete_schedule(path: SchedulePath):  # type: ignore[no-untyped-def]
     """Delete a schedule (calendars:admin)."""
-    workspace = workspace_of_request(path.workspace_uuid)
-    record = calendar_of_request(path.calendar_id, "delete", workspace)
-    check_if_match(record.etag)
-    _schedule(record, path.schedule_id)
-
-    def remove(current: CollectionRecord, schedules: list[Schedule]
-               ) -> tuple[list[Schedule], Schedule]:
-        _, old = _schedule(current, path.schedule_id, schedules)
-        return [s for s in schedules if s.id != old.id], old
-
-    updated, removed = _save(record, remove)
+    updated, removed = _change_schedule(
+        path, "delete", lambda _, schedules, old: ([s for s in schedules if s.id != old.id], old))
     return _reply({"success": True, "id": removed.id, "message": "Schedule deleted"}, updated)
 
 

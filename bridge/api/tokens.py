@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from flask_openapi3 import APIBlueprint, Tag
 from pydantic import Field
 
+from bridge.api import bearer_blueprint
 from bridge.auth import current_policy, workspace_of_request
 from bridge.core.times import iso_z_or_none
 from bridge.errors import AccessDenied, ResourceNotFound, ValidationFailed
@@ -15,10 +15,7 @@ from bridge.services import services
 from bridge.store.access import ADMIN
 from bridge.store.accounts import Token
 
-tokens_blueprint = APIBlueprint("tokens", __name__, url_prefix="/api",
-                                abp_tags=[Tag(name="tokens")],
-                                abp_security=[{"bearer": []}],
-                                abp_responses=problem_responses(401, 403, 404, 429))
+tokens_blueprint = bearer_blueprint("tokens", __name__, "/api", "tokens")
 
 Scope = Literal["calendars:read", "calendars:write", "calendars:admin"]
 AccessLevel = Literal["free_busy_only", "view_only", "full_access"]
