@@ -9,11 +9,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from urllib.parse import unquote
 
-import caldav
 import icalendar
 import pytest
 import recurring_ical_events
 import requests
+from caldav.davclient import DAVClient
 
 from tests import caldav_data as data
 from tests.api_helpers import Api, assert_problem, cli_json, make_token
@@ -36,8 +36,8 @@ class Env:
         return Api(self.server, self.workspace, make_token(self.server, user, self.workspace,
                                                             scopes, *extra))
 
-    def dav(self, user: str = "alice") -> caldav.DAVClient:
-        return caldav.DAVClient(url=self.server.url, username=user, password=PASSWORD)
+    def dav(self, user: str = "alice") -> DAVClient:
+        return DAVClient(url=self.server.url, username=user, password=PASSWORD)
 
 
 @pytest.fixture(scope="module")
@@ -76,12 +76,17 @@ def sync_changes(url: str, token: str) -> tuple[str, set[str], set[str]]:
                                 headers={"Content-Type": "text/xml"})
     assert response.status_code == 207
     root = ET.fromstring(response.content)
-    changed, deleted = set(), set()
+    changed: set[str] = set()
+    deleted: set[str] = set()
     for node in root.iterfind("{DAV:}response"):
-        href = unquote(node.findtext("{DAV:}href").rsplit("/", 1)[1])
+        href = node.findtext("{DAV:}href")
+        assert href is not None
+        href = unquote(href.rsplit("/", 1)[1])
         status = node.findtext("{DAV:}status") or ""
         (deleted if "404" in status else changed).add(href)
-    return root.findtext("{DAV:}sync-token"), changed, deleted
+    new_token = root.findtext("{DAV:}sync-token")
+    assert new_token is not None
+    return new_token, changed, deleted
 
 
 # -- both doors --------------------------------------------------------------------------------
@@ -94,13 +99,13 @@ def test_created_event_is_native_icalendar_and_in_the_next_sync(env: Env) -> Non
     assert created["notificationQueued"] is True
     cal = caldav_object(env, created)
     event = cal.walk("VEVENT")[0]
-    assert event["DTSTART"].dt == dt.datetime(2026, 12, 10, 10, 0,
-                                              tzinfo=event["DTSTART"].dt.tzinfo)
+    assert event.get("DTSTART").dt == dt.datetime(2026, 12, 10, 10, 0,
+                                              tzinfo=event.get("DTSTART").dt.tzinfo)
     assert str(event["DTSTART"].params["TZID"]) == "Europe/Berlin"
-    assert event["DTEND"].dt - event["DTSTART"].dt == dt.timedelta(hours=1)
-    assert event["RRULE"]["FREQ"] == ["WEEKLY"] and event["RRULE"]["COUNT"] == [4]
+    assert event.get("DTEND").dt - event.get("DTSTART").dt == dt.timedelta(hours=1)
+    assert event.get("RRULE")["FREQ"] == ["WEEKLY"] and event.get("RRULE")["COUNT"] == [4]
     assert str(event["ORGANIZER"]).lower() == "mailto:alice@example.com"
-    attendees = {str(a).lower(): a.params for a in event["ATTENDEE"]}
+    attendees = {str(a).lower(): a.params for a in event.get("ATTENDEE")}
     assert set(attendees) == {"mailto:bob@example.com", "mailto:carol@example.org"}
     assert all(p["PARTSTAT"] == "NEEDS-ACTION" and p["RSVP"] == "TRUE"
                for p in attendees.values())
@@ -148,7 +153,7 @@ def test_patch_keeps_alarms_overrides_and_x_properties_written_by_a_client(env: 
     assert str(master["SUMMARY"]) == "Renamed by an agent"
     assert str(override["SUMMARY"]) == "Weekly sync (moved)"
     assert master.walk("VALARM") and str(master["X-CLIENT-PROP"]) == "kept"
-    assert int(master["SEQUENCE"]) == 1
+    assert int(master.get("SEQUENCE")) == 1
 
 
 def test_delete_shows_as_deleted_in_the_next_sync(env: Env) -> None:
@@ -226,7 +231,7 @@ def test_list_returns_exactly_the_instances_of_recurring_ical_events(
     for text in texts:
         for event in recurring_ical_events.of(icalendar.Calendar.from_ical(text)).between(
                 *window):
-            value = event["DTSTART"].dt
+            value = event.get("DTSTART").dt
             if isinstance(value, dt.datetime):
                 value = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
             expected.add((str(event["UID"]), value.isoformat()))
