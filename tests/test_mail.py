@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import email
 import email.policy
 import json
@@ -144,6 +145,18 @@ def create(env: MailEnv, **fields: object) -> dict:
     return response.json()
 
 
+def put_over_caldav(env: MailEnv, uid: str, text: str, day: str) -> str:
+    """Store ``text`` as a CalDAV client does (``uid``.ics, an event on ``day``); its REST id."""
+    put = requests.put(env.calendar["caldavUrl"] + f"{uid}.ics", data=text.encode(),
+                       auth=("alice", PASSWORD), headers={"Content-Type": "text/calendar"})
+    assert put.status_code == 201
+    next_day = (dt.date.fromisoformat(day) + dt.timedelta(days=1)).isoformat()
+    listed = env.alice.get(EVENTS, params={
+        "calendarId": env.calendar["id"], "from": day, "to": next_day}).json()
+    event_id: str = next(e["id"] for e in listed["events"] if e["iCalUID"] == uid)
+    return event_id
+
+
 def parse(raw: bytes) -> tuple[email.message.EmailMessage, icalendar.Calendar, str]:
     message = email.message_from_bytes(raw, policy=email.policy.default)
     calendar_part = next(p for p in message.walk() if p.get_content_type() == "text/calendar")
@@ -194,12 +207,7 @@ def test_a_client_written_summary_too_long_for_a_subject_is_shortened_in_the_mai
             "DTSTART:20261215T090000Z\r\nDTEND:20261215T100000Z\r\n"
             f"SUMMARY:{summary}\r\nORGANIZER:mailto:alice@example.com\r\n"
             "END:VEVENT\r\nEND:VCALENDAR\r\n")
-    put = requests.put(mail_env.calendar["caldavUrl"] + "long-summary.ics", data=text.encode(),
-                       auth=("alice", PASSWORD), headers={"Content-Type": "text/calendar"})
-    assert put.status_code == 201
-    listed = mail_env.alice.get(EVENTS, params={
-        "calendarId": mail_env.calendar["id"], "from": "2026-12-15", "to": "2026-12-16"}).json()
-    event_id = next(e["id"] for e in listed["events"] if e["iCalUID"] == "long-summary")
+    event_id = put_over_caldav(mail_env, "long-summary", text, "2026-12-15")
     patched = mail_env.alice.patch(f"{EVENTS}/{event_id}",
                                    json={"addAttendees": ["dave@example.org"]})
     assert patched.status_code == 200, patched.text
@@ -368,12 +376,7 @@ def test_header_text_in_summaries_and_attendees_reaches_no_header_and_later_mail
             f"ATTENDEE:mailto:raw-a@example.com\\nBcc: {EVIL}\r\n"
             f"ATTENDEE:mailto:raw-b@example.com, {EVIL}\r\n"
             "ATTENDEE:mailto:good@example.org\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")
-    put = requests.put(mail_env.calendar["caldavUrl"] + "injected.ics", data=text.encode(),
-                       auth=("alice", PASSWORD), headers={"Content-Type": "text/calendar"})
-    assert put.status_code == 201
-    listed = mail_env.alice.get(EVENTS, params={
-        "calendarId": mail_env.calendar["id"], "from": "2026-12-16", "to": "2026-12-17"}).json()
-    event_id = next(e["id"] for e in listed["events"] if e["iCalUID"] == "injected")
+    event_id = put_over_caldav(mail_env, "injected", text, "2026-12-16")
     moved = mail_env.alice.patch(f"{EVENTS}/{event_id}", json={"location": "Room 1"})
     assert moved.status_code == 200 and moved.json()["notificationQueued"] is True
     # Through the outbox code path itself, then 50 ordinary messages queued after the bad ones.
