@@ -24,8 +24,8 @@ from bridge.core.recurrence import (
     install_step_cap,
     series_of,
 )
-from bridge.store.store import radicale_envelope
 from tests import caldav_data as data
+from tests.radicale_reference import radicale_envelope
 
 UTC = dt.UTC
 

@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
-from radicale import item as radicale_item
 from sqlalchemy.engine import Connection, Engine, RowMapping
 
+from bridge.core.envelope import envelope as envelope_of
 from bridge.core.etag import etag_of
 from bridge.core.index import (
     TIMESTAMP_MAX,
@@ -29,7 +29,7 @@ from bridge.core.index import (
     object_uid_and_component,
     parse_object,
 )
-from bridge.core.limits import LimitExceeded, Limits, check_dates
+from bridge.core.limits import Limits, check_dates
 from bridge.core.recurrence import check_rules
 from bridge.store import engine as engine_mod
 from bridge.store.schema import (
@@ -253,7 +253,7 @@ class CalendarStore:
             check_dates(cal)
             check_rules(cal, self.limits.max_instances)
         if envelope is None:
-            envelope = radicale_envelope(text)
+            envelope = envelope_of(cal)
         index = build_index(cal, envelope, now or dt.datetime.now(dt.UTC), self.policy)
         return PreparedObject(text=text, etag=etag_of(text), index=index)
 
@@ -780,17 +780,6 @@ class Snapshot:
             query.order_by(calendar_object.c.href))
         for rows in result.partitions():
             yield [row[0] for row in rows]
-
-
-def radicale_envelope(text: str) -> tuple[int, int]:
-    """Radicale's own time_range for an object, so both doors store the same envelope."""
-    item = radicale_item.Item(collection_path="", text=text)
-    try:
-        return item.time_range
-    except LimitExceeded:
-        raise
-    except Exception as exc:
-        raise InvalidObject(f"cannot compute time range: {exc}") from exc
 
 
 def uid_of(text: str) -> str:
