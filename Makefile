@@ -31,6 +31,8 @@ test: $(STAMP) postgresql
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check bridge radicale_plugin tests bench
+	$(VENV)/bin/mypy bridge radicale_plugin
+	$(VENV)/bin/lint-imports
 
 bench: $(STAMP)
 	$(VENV)/bin/python bench/caldav_bench.py --sizes 1000,10000

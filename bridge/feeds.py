@@ -18,15 +18,14 @@ import datetime as dt
 import hashlib
 import logging
 import re
-import threading
 import zlib
-from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from icalendar.parser import foldline
 
 from bridge.core.bundle import calendar_header, stream_calendar, without_private_data
+from bridge.core.cache import BoundedLRU
 from bridge.core.expand import instances_between
 from bridge.mapping.calendars import fields_from_props
 from bridge.occurrences import Occurrence
@@ -335,48 +334,18 @@ class FeedBodyCache:
                  max_entry_bytes: int = 24 * 1024 * 1024) -> None:
         self.max_bytes = max_bytes
         self.max_entry_bytes = max_entry_bytes
-        self._entries: OrderedDict[str, bytes] = OrderedDict()
-        self._size = 0
-        self._lock = threading.Lock()
-        self._building: dict[str, threading.Lock] = {}
+        self._entries: BoundedLRU[str, bytes] = BoundedLRU(max_bytes, len, max_entry_bytes)
 
     def get(self, key: str) -> bytes | None:
-        with self._lock:
-            body = self._entries.get(key)
-            if body is not None:
-                self._entries.move_to_end(key)
-            return body
+        return self._entries.get(key)
 
     def put(self, key: str, body: bytes) -> None:
-        if len(body) > self.max_entry_bytes:
-            return
-        with self._lock:
-            old = self._entries.pop(key, None)
-            self._size -= len(old) if old is not None else 0
-            self._entries[key] = body
-            self._size += len(body)
-            while self._size > self.max_bytes:
-                _, evicted = self._entries.popitem(last=False)
-                self._size -= len(evicted)
+        self._entries.put(key, body)
 
     def get_or_build(self, key: str, build: Callable[[], bytes]) -> bytes:
         """The cached body, or ``build()``'s; concurrent requests for one key build it once
         (every subscriber polls right after a change)."""
-        body = self.get(key)
-        if body is not None:
-            return body
-        with self._lock:
-            building = self._building.setdefault(key, threading.Lock())
-        try:
-            with building:
-                body = self.get(key)
-                if body is None:
-                    body = build()
-                    self.put(key, body)
-        finally:
-            with self._lock:
-                self._building.pop(key, None)
-        return body
+        return self._entries.get_or_build(key, build)
 
     def recording(self, key: str, chunks: Iterable[bytes],
                   keep: Callable[[], bool] = lambda: True) -> Iterator[bytes]:

@@ -13,8 +13,8 @@ from bridge.core.index import (
     InvalidObject,
     build_index,
     parse_object,
-    to_timestamp,
 )
+from bridge.core.times import to_ts as to_timestamp
 from tests import caldav_data as data
 from tests.radicale_reference import radicale_envelope
 

@@ -18,12 +18,12 @@ from bridge.core.limits import (
     check_dates,
 )
 from bridge.core.recurrence import (
-    as_utc,
     bounded_instances,
     check_rules,
     install_step_cap,
     series_of,
 )
+from bridge.core.times import as_utc
 from tests import caldav_data as data
 from tests.radicale_reference import radicale_envelope
 

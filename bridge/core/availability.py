@@ -24,6 +24,8 @@ from zoneinfo import ZoneInfo
 
 import icalendar
 
+from bridge.core.times import as_utc, duration_value, from_ts, ical_utc, time_value, to_ts
+
 logger = logging.getLogger(__name__)
 WEEKDAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
 DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -64,7 +66,7 @@ class Schedule:
             parts.append(f"BYMONTHDAY={self.day_of_month}")
         if self.end_date is not None:
             last = local_datetime(self.timezone, self.end_date, 1440) - dt.timedelta(seconds=1)
-            parts.append("UNTIL=" + last.astimezone(dt.UTC).strftime("%Y%m%dT%H%M%SZ"))
+            parts.append("UNTIL=" + ical_utc(last))
         return ";".join(parts)
 
     def occurs_on(self, day: dt.date) -> bool:
@@ -98,8 +100,8 @@ def intervals(schedule: Schedule, start: dt.datetime, end: dt.datetime) -> list[
     out: list[Interval] = []
     while day <= last:
         if schedule.occurs_on(day):
-            s = local_datetime(schedule.timezone, day, schedule.start_minute).astimezone(dt.UTC)
-            e = local_datetime(schedule.timezone, day, schedule.end_minute).astimezone(dt.UTC)
+            s = as_utc(local_datetime(schedule.timezone, day, schedule.start_minute))
+            e = as_utc(local_datetime(schedule.timezone, day, schedule.end_minute))
             s, e = max(s, start), min(e, end)
             if s < e:
                 out.append((s, e))
@@ -174,10 +176,21 @@ def slots(schedules: Sequence[Schedule], busy: Iterable[Interval], start: dt.dat
 # -- iCalendar mapping ------------------------------------------------------------------------
 
 
+# Bare components: icalendar's own Availability class would reorder the properties it writes.
+class _VAvailability(icalendar.cal.Component):
+    name = "VAVAILABILITY"
+
+
+class _Available(icalendar.cal.Component):
+    name = "AVAILABLE"
+
+
+class _Unavailable(icalendar.cal.Component):
+    name = UNAVAILABLE_COMPONENT
+
+
 def _child(schedule: Schedule, now: dt.datetime) -> icalendar.cal.Component:
-    name = "AVAILABLE" if schedule.kind == "available" else UNAVAILABLE_COMPONENT
-    child = icalendar.cal.Component()
-    child.name = name
+    child = _Available() if schedule.kind == "available" else _Unavailable()
     child.add("UID", f"{schedule.uid}-window")
     child.add("DTSTAMP", now)
     zone = schedule.timezone
@@ -191,8 +204,7 @@ def _child(schedule: Schedule, now: dt.datetime) -> icalendar.cal.Component:
 
 
 def schedule_component(schedule: Schedule, now: dt.datetime) -> icalendar.cal.Component:
-    vavailability = icalendar.cal.Component()
-    vavailability.name = "VAVAILABILITY"
+    vavailability = _VAvailability()
     vavailability.add("UID", schedule.uid)
     vavailability.add("DTSTAMP", now)
     vavailability.add("SUMMARY", schedule.name)
@@ -201,8 +213,8 @@ def schedule_component(schedule: Schedule, now: dt.datetime) -> icalendar.cal.Co
     vavailability.add("PRIORITY", schedule.priority or (9 if schedule.kind == "available" else 1))
     vavailability.add("BUSYTYPE", "BUSY-UNAVAILABLE")
     vavailability.add("X-CALBRIDGE-SCHEDULE-ID", str(schedule.id))
-    vavailability.add("CREATED", dt.datetime.fromtimestamp(schedule.created_at, dt.UTC))
-    vavailability.add("LAST-MODIFIED", dt.datetime.fromtimestamp(schedule.updated_at, dt.UTC))
+    vavailability.add("CREATED", from_ts(schedule.created_at))
+    vavailability.add("LAST-MODIFIED", from_ts(schedule.updated_at))
     vavailability.add_component(_child(schedule, now))
     return vavailability
 
@@ -220,11 +232,78 @@ def schedules_text(schedules: Sequence[Schedule], now: dt.datetime) -> str:
 
 def _epoch(component: icalendar.cal.Component, key: str) -> int:
     value = component.get(key)
-    return int(value.dt.timestamp()) if value is not None else 0
+    return to_ts(value.dt) if value is not None else 0
 
 
 def _minute(value: dt.datetime) -> int:
     return value.hour * 60 + value.minute
+
+
+def _window(child: icalendar.cal.Component) -> tuple[dt.datetime, dt.datetime]:
+    """The first day's window of a schedule (date-times: a schedule has times of day)."""
+    start = time_value(child, "DTSTART")
+    end = time_value(child, "DTEND") if "DTEND" in child else start + duration_value(child)
+    if not isinstance(start, dt.datetime) or not isinstance(end, dt.datetime):
+        raise ValueError("a schedule's window starts and ends at a date-time")
+    return start, end
+
+
+@dataclass(frozen=True)
+class _Repetition:
+    """What a schedule's RRULE says, in the schedule's terms."""
+
+    recurrence: Recurrence = "once"
+    days_of_week: tuple[int, ...] = ()
+    day_of_month: int | None = None
+    end_date: dt.date | None = None
+
+
+def _repetition(recur: icalendar.vRecur | None, zone: str) -> _Repetition:
+    if recur is None:
+        return _Repetition()
+    freq = recur["FREQ"][0].lower()
+    recurrence: Recurrence = freq if freq in ("daily", "weekly", "monthly") else "daily"
+    days = tuple(sorted(WEEKDAYS.index(str(d)[-2:]) for d in recur.get("BYDAY", [])))
+    day_of_month = int(recur["BYMONTHDAY"][0]) if "BYMONTHDAY" in recur else None
+    end_date = None
+    if "UNTIL" in recur:
+        until = recur["UNTIL"][0]
+        if isinstance(until, dt.datetime):
+            until = until.astimezone(ZoneInfo(zone)) if until.tzinfo else until
+            end_date = until.date()
+        else:
+            end_date = until
+    return _Repetition(recurrence, days, day_of_month, end_date)
+
+
+def _exceptions(child: icalendar.cal.Component) -> tuple[dt.date, ...]:
+    exdates = child.get("EXDATE", [])
+    exdates = exdates if isinstance(exdates, list) else [exdates]
+    return tuple(sorted(d.dt.date() if isinstance(d.dt, dt.datetime) else d.dt
+                        for group in exdates for d in group.dts))
+
+
+def _schedule(position: int, vavailability: icalendar.cal.Component,
+              child: icalendar.cal.Component) -> Schedule:
+    start, end = _window(child)
+    zone = str(getattr(start.tzinfo, "key", "UTC"))  # a zone without an IANA key: UTC
+    repetition = _repetition(child.get("RRULE"), zone)
+    schedule_id = vavailability.get("X-CALBRIDGE-SCHEDULE-ID")
+    return Schedule(
+        id=int(schedule_id) if schedule_id is not None else position,
+        uid=str(vavailability.get("UID", f"availability-{position}")),
+        name=str(vavailability.get("SUMMARY", "")),
+        description=str(vavailability["DESCRIPTION"]) if "DESCRIPTION" in vavailability
+        else None,
+        kind="available" if child.name == "AVAILABLE" else "unavailable",
+        timezone=zone, recurrence=repetition.recurrence, start_minute=_minute(start),
+        end_minute=_minute(end) + 1440 * (end.date() - start.date()).days,
+        start_date=start.date(), end_date=repetition.end_date,
+        days_of_week=repetition.days_of_week, day_of_month=repetition.day_of_month,
+        exceptions=_exceptions(child),
+        created_at=_epoch(vavailability, "CREATED"),
+        updated_at=_epoch(vavailability, "LAST-MODIFIED"),
+        priority=int(vavailability.get("PRIORITY", 0)))
 
 
 def parse_schedules(text: str | None) -> list[Schedule]:
@@ -236,49 +315,8 @@ def parse_schedules(text: str | None) -> list[Schedule]:
     for position, vavailability in enumerate(cal.walk("VAVAILABILITY"), 1):
         children = [c for c in vavailability.subcomponents
                     if c.name in ("AVAILABLE", UNAVAILABLE_COMPONENT)]
-        if not children:
-            continue
-        child = children[0]
-        start = child["DTSTART"].dt
-        end = child["DTEND"].dt if "DTEND" in child else start + child["DURATION"].dt
-        zone = str(start.tzinfo.key) if hasattr(start.tzinfo, "key") else "UTC"
-        end_minute = _minute(end) + 1440 * (end.date() - start.date()).days
-        recur = child.get("RRULE")
-        recurrence: Recurrence = "once"
-        days: tuple[int, ...] = ()
-        day_of_month = None
-        end_date = None
-        if recur is not None:
-            freq = recur["FREQ"][0].lower()
-            recurrence = freq if freq in ("daily", "weekly", "monthly") else "daily"
-            days = tuple(sorted(WEEKDAYS.index(str(d)[-2:]) for d in recur.get("BYDAY", [])))
-            if "BYMONTHDAY" in recur:
-                day_of_month = int(recur["BYMONTHDAY"][0])
-            if "UNTIL" in recur:
-                until = recur["UNTIL"][0]
-                if isinstance(until, dt.datetime):
-                    until = until.astimezone(ZoneInfo(zone)) if until.tzinfo else until
-                    end_date = until.date()
-                else:
-                    end_date = until
-        exdates = child.get("EXDATE", [])
-        exdates = exdates if isinstance(exdates, list) else [exdates]
-        exceptions = tuple(sorted(d.dt.date() if isinstance(d.dt, dt.datetime) else d.dt
-                                  for group in exdates for d in group.dts))
-        schedule_id = vavailability.get("X-CALBRIDGE-SCHEDULE-ID")
-        out.append(Schedule(
-            id=int(schedule_id) if schedule_id is not None else position,
-            uid=str(vavailability.get("UID", f"availability-{position}")),
-            name=str(vavailability.get("SUMMARY", "")),
-            description=str(vavailability["DESCRIPTION"]) if "DESCRIPTION" in vavailability
-            else None,
-            kind="available" if child.name == "AVAILABLE" else "unavailable",
-            timezone=zone, recurrence=recurrence, start_minute=_minute(start),
-            end_minute=end_minute, start_date=start.date(), end_date=end_date,
-            days_of_week=days, day_of_month=day_of_month, exceptions=exceptions,
-            created_at=_epoch(vavailability, "CREATED"),
-            updated_at=_epoch(vavailability, "LAST-MODIFIED"),
-            priority=int(vavailability.get("PRIORITY", 0))))
+        if children:
+            out.append(_schedule(position, vavailability, children[0]))
     return sorted(out, key=lambda s: s.id)
 
 
@@ -294,7 +332,7 @@ def _check_usable(schedule: Schedule) -> None:
         if day is not None and not 1900 <= day.year <= 2999:
             raise ValueError("dates must lie between 1900 and 2999")
     for stamp in (schedule.created_at, schedule.updated_at):
-        dt.datetime.fromtimestamp(stamp, dt.UTC)
+        from_ts(stamp)
     first = local_datetime(schedule.timezone, schedule.start_date, 0)
     schedule.rrule  # noqa: B018 (computing it is the check)
     intervals(schedule, first, first + dt.timedelta(days=2))

@@ -34,6 +34,7 @@ from dateutil import rrule as dateutil_rrule
 
 from bridge.core.index import TIMESTAMP_MAX, TIMESTAMP_MIN
 from bridge.core.limits import InvalidObject, LimitExceeded
+from bridge.core.times import duration_value, time_value
 
 SECOND = dt.timedelta(seconds=1)
 DAY = dt.timedelta(days=1)
@@ -101,7 +102,7 @@ def _other_envelope(components: Sequence[icalendar.cal.Component]) -> tuple[int,
     start, end = _value(first, "DTSTART"), _value(first, "DTEND")
     if start is None or end is None:
         return TIMESTAMP_MIN, TIMESTAMP_MAX
-    return math.floor(_utc(start).timestamp()), math.ceil(_utc(end).timestamp())
+    return math.floor(_aware(start).timestamp()), math.ceil(_aware(end).timestamp())
 
 
 def _children(components: Sequence[icalendar.cal.Component]
@@ -133,18 +134,18 @@ def _visit_event(child: icalendar.cal.Component, ignore: list[Value], bounds: _B
         raise InvalidObject("cannot compute time range: missing DTSTART")
     dtstarts = _series(child, dtstart, ignore, bounds)
     dtend = _value(child, "DTEND")
-    duration = child.get("DURATION")
+    duration = duration_value(child) if "DURATION" in child else None
     if dtend is not None and duration is not None:
         raise InvalidObject("cannot compute time range: DTEND and DURATION together")
     length: dt.timedelta | None = None
     if dtend is not None:
         length = _event_length(dtstart, dtend)
     for start_value in dtstarts:
-        start = _utc(start_value)
+        start = _aware(start_value)
         if length is not None:
             bounds.add(start, start + length)
         elif duration is not None:
-            step = duration.dt if duration.dt.total_seconds() > 0 else SECOND
+            step = duration if duration.total_seconds() > 0 else SECOND
             bounds.add(start, start + step)
         else:
             bounds.add(start, start + (SECOND if isinstance(start_value, dt.datetime) else DAY))
@@ -165,12 +166,11 @@ def _event_length(dtstart: Value, dtend: Value) -> dt.timedelta:
 
 def _visit_todo(child: icalendar.cal.Component, ignore: list[Value], bounds: _Bounds) -> None:
     raw_start, raw_due = _value(child, "DTSTART"), _value(child, "DUE")
-    dtstart = _utc_or_none(raw_start)
-    due = _utc_or_none(raw_due)
-    completed = _utc_or_none(_value(child, "COMPLETED"))
-    created = _utc_or_none(_value(child, "CREATED"))
-    duration_prop = child.get("DURATION")
-    duration: dt.timedelta | None = duration_prop.dt if duration_prop is not None else None
+    dtstart = _aware_or_none(raw_start)
+    due = _aware_or_none(raw_due)
+    completed = _aware_or_none(_value(child, "COMPLETED"))
+    created = _aware_or_none(_value(child, "CREATED"))
+    duration = duration_value(child) if "DURATION" in child else None
     rule_start = raw_start if raw_start is not None else raw_due
     references: Iterable[Value]
     if rule_start is not None and _has_rules(child):
@@ -181,7 +181,7 @@ def _visit_todo(child: icalendar.cal.Component, ignore: list[Value], bounds: _Bo
             bounds.add(DATETIME_MIN, DATETIME_MAX)  # Line 8 of RFC 4791 9.9's table
         references = () if first is None else (first,)
     for reference_value in references:
-        reference = _utc(reference_value)
+        reference = _aware(reference_value)
         if dtstart is not None and duration is not None:
             bounds.add(reference, reference + duration + SECOND)
             bounds.add(reference + duration - SECOND, reference + duration + SECOND)
@@ -206,7 +206,7 @@ def _visit_journal(child: icalendar.cal.Component, ignore: list[Value], bounds: 
     if dtstart is None:
         return
     for start_value in _series(child, dtstart, ignore, bounds):
-        start = _utc(start_value)
+        start = _aware(start_value)
         bounds.add(start, start + (SECOND if isinstance(start_value, dt.datetime) else DAY))
 
 
@@ -224,7 +224,7 @@ def _series(child: icalendar.cal.Component, dtstart: Value, ignore: list[Value],
     if any(_radicale_infinite(rule) for rule in _props(child, "RRULE")):
         for start in _rule_set(child, dtstart):
             if start not in ignore:
-                bounds.infinite(_utc(start))
+                bounds.infinite(_aware(start))
     return (start for start in _rule_set(child, dtstart) if start not in ignore)
 
 
@@ -318,20 +318,22 @@ def _props(child: icalendar.cal.Component, name: str) -> list[Any]:
 
 
 def _value(component: icalendar.cal.Component, name: str) -> Value | None:
-    prop = component.get(name)
-    if prop is None:
+    """The DATE or DATE-TIME of ``name``; None if absent or of another type (a PERIOD)."""
+    if name not in component:
         return None
-    value = prop.dt
+    value = time_value(component, name)
     return value if isinstance(value, dt.date) else None
 
 
-def _utc(value: Value) -> dt.datetime:
-    """Radicale's ``date_to_datetime``: DATEs at midnight UTC, floating read as UTC."""
+def _aware(value: Value) -> dt.datetime:
+    """Radicale's ``date_to_datetime``: DATEs at midnight UTC, floating read as UTC, a zoned
+    time kept in its zone (not ``times.as_utc``: adding a duration is wall-clock time in the
+    event's zone, across a DST change too, as Radicale adds it)."""
     if not isinstance(value, dt.datetime):
         value = dt.datetime.combine(value, dt.time())
     return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
 
 
-def _utc_or_none(value: Value | None) -> dt.datetime | None:
-    return None if value is None else _utc(value)
+def _aware_or_none(value: Value | None) -> dt.datetime | None:
+    return None if value is None else _aware(value)
 

@@ -4,21 +4,21 @@ recurring-ical-events decides which instances exist, so the CalDAV expand answer
 the REST API lists for the same window; ``bridge.core.recurrence`` bounds the cost (rules
 re-anchored near the window, at most ``max_instances`` per object). The instances are written
 by rewriting the stored component text (only the time and recurrence lines change), which
-keeps every other line byte-for-byte and avoids re-serializing through icalendar.
+keeps every other line byte-for-byte and avoids re-serializing through icalendar. Parsed
+objects and their templates are kept by etag in ``bridge.core.cache`` LRUs (4096 each; an etag
+names the text, so an entry is never stale).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import re
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
 import icalendar
 
+from bridge.core.cache import BoundedLRU
 from bridge.core.etag import etag_of
 from bridge.core.limits import Limits
 from bridge.core.recurrence import (
@@ -29,6 +29,7 @@ from bridge.core.recurrence import (
     series_of,
     single_instance,
 )
+from bridge.core.times import as_utc_keep_dates, ical_utc, time_value
 
 _REPLACED = frozenset({"DTSTART", "DTEND", "RECURRENCE-ID", "RRULE", "RDATE", "EXDATE",
                        "EXRULE"})
@@ -39,40 +40,19 @@ class ParsedObjects:
     the bound keeps memory in check (a parsed event takes about 20 KB)."""
 
     def __init__(self, size: int = 4096) -> None:
-        self._size = size
-        self._entries: OrderedDict[str, icalendar.Calendar] = OrderedDict()
-        self._lock = threading.Lock()
+        self._entries: BoundedLRU[str, icalendar.Calendar] = BoundedLRU(size)
 
     def get(self, text: str, etag: str | None = None) -> icalendar.Calendar:
-        etag = etag or etag_of(text)
-        with self._lock:
-            cal = self._entries.get(etag)
-            if cal is not None:
-                self._entries.move_to_end(etag)
-                return cal
-        cal = icalendar.Calendar.from_ical(text)
-        with self._lock:
-            self._entries[etag] = cal
-            while len(self._entries) > self._size:
-                self._entries.popitem(last=False)
-        return cal
+        return self._entries.get_or_build(etag or etag_of(text),
+                                          lambda: icalendar.Calendar.from_ical(text))
 
 
 parsed_objects = ParsedObjects()
 
 
-def _as_utc(value: dt.date | dt.datetime) -> dt.date | dt.datetime:
-    if not isinstance(value, dt.datetime):
-        return value
-    if value.tzinfo is None:
-        return value.replace(tzinfo=dt.UTC)  # floating time read as UTC, as Radicale does
-    return value.astimezone(dt.UTC)
-
-
 def _ical_time(name: str, value: dt.date | dt.datetime) -> str:
-    value = _as_utc(value)
     if isinstance(value, dt.datetime):
-        return f"{name}:{value.strftime('%Y%m%dT%H%M%SZ')}\r\n"
+        return f"{name}:{ical_utc(value)}\r\n"
     return f"{name};VALUE=DATE:{value.strftime('%Y%m%d')}\r\n"
 
 
@@ -123,13 +103,14 @@ class _Template:
         return cls(block[0] + "\r\n", kept, "DURATION" in names)
 
     def instance(self, instance: icalendar.cal.Component, recurring: bool) -> str:
-        lines = [self.begin, _ical_time("DTSTART", instance["DTSTART"].dt)]
+        start = time_value(instance, "DTSTART")
+        lines = [self.begin, _ical_time("DTSTART", start)]
         if "DTEND" in instance and not self.has_duration:
-            lines.append(_ical_time("DTEND", instance["DTEND"].dt))
+            lines.append(_ical_time("DTEND", time_value(instance, "DTEND")))
         if recurring:
             recurrence_id = instance.get("RECURRENCE-ID")
             lines.append(_ical_time("RECURRENCE-ID", recurrence_id.dt if recurrence_id
-                                    is not None else instance["DTSTART"].dt))
+                                    is not None else start))
         lines.append(self.kept)
         return "".join(lines)
 
@@ -146,8 +127,15 @@ class _Templates:
     series: list[Any]  # recurring-ical-events' series: building them is the costly part
 
 
-@functools.lru_cache(maxsize=4096)
+# The templates by (etag, text), as many as there are parsed objects.
+_templates_cache: BoundedLRU[tuple[str, str], _Templates] = BoundedLRU(4096)
+
+
 def _templates(etag: str, text: str) -> _Templates:
+    return _templates_cache.get_or_build((etag, text), lambda: _build_templates(etag, text))
+
+
+def _build_templates(etag: str, text: str) -> _Templates:
     cal = parsed_objects.get(text, etag)
     events = cal.walk("VEVENT")
     blocks = component_blocks(text)
@@ -157,7 +145,7 @@ def _templates(etag: str, text: str) -> _Templates:
     overrides: dict[dt.date | dt.datetime, _Template] = {}
     for event, block in zip(events, blocks, strict=True):
         if "RECURRENCE-ID" in event:
-            overrides[_as_utc(event["RECURRENCE-ID"].dt)] = _Template.of(block)
+            overrides[as_utc_keep_dates(time_value(event, "RECURRENCE-ID"))] = _Template.of(block)
         elif master is None:
             master = _Template.of(block)
     recurring = bool(overrides) or any(k in e for e in events for k in ("RRULE", "RDATE"))
@@ -214,11 +202,11 @@ def expanded_calendar_text(text: str, start: dt.datetime, end: dt.datetime,
     found = bounded_instances(templates.series, start, end, max_instances)
     if not found:
         return "", 0
-    body = []
+    bodies = []
     for instance in found:
         component = instance.component()
         recurrence_id = component.get("RECURRENCE-ID")
-        source = templates.overrides.get(_as_utc(recurrence_id.dt)) \
+        source = templates.overrides.get(as_utc_keep_dates(recurrence_id.dt)) \
             if recurrence_id is not None else None
-        body.append((source or templates.master).instance(component, templates.recurring))
-    return templates.head + "".join(body) + "END:VCALENDAR\r\n", len(found)
+        bodies.append((source or templates.master).instance(component, templates.recurring))
+    return templates.head + "".join(bodies) + "END:VCALENDAR\r\n", len(found)

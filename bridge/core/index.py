@@ -14,6 +14,7 @@ import icalendar
 
 from bridge.core.limits import InvalidObject  # defined with the other refusals
 from bridge.core.recurrence import instances, series_of
+from bridge.core.times import component_end, time_value, to_ts
 
 # Radicale's bounds of time (``radicale.item.filter``): 0001-01-01 and 9999-12-31T24:00 UTC;
 # a test holds them equal to Radicale's.
@@ -66,7 +67,7 @@ def parse_object(text: str) -> icalendar.Calendar:
     components = [c for c in cal.subcomponents if c.name in OBJECT_COMPONENTS]
     if not components:
         raise InvalidObject("the VCALENDAR holds no VEVENT, VTODO or VJOURNAL")
-    names = {c.name for c in components}
+    names = {str(c.name) for c in components}  # named: filtered by OBJECT_COMPONENTS
     if len(names) > 1:
         raise InvalidObject(f"one component type per object, got {sorted(names)}")
     uids = {str(c.get("UID", "")) for c in components}
@@ -79,31 +80,13 @@ def parse_object(text: str) -> icalendar.Calendar:
 
 def object_uid_and_component(cal: icalendar.Calendar) -> tuple[str, str]:
     component = next(c for c in cal.subcomponents if c.name in OBJECT_COMPONENTS)
-    return str(component["UID"]), component.name
-
-
-def to_timestamp(value: dt.date | dt.datetime) -> int:
-    """POSIX seconds; dates and floating times are read as UTC, as Radicale does."""
-    if not isinstance(value, dt.datetime):
-        value = dt.datetime(value.year, value.month, value.day)
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.UTC)
-    return int(value.timestamp())
+    return str(component["UID"]), str(component.name)
 
 
 def occurrence_bounds(component: icalendar.cal.Component) -> tuple[int, int]:
     """Start and exclusive end of one expanded instance, zero length stored as one second."""
-    start = component["DTSTART"].dt
-    if "DTEND" in component:
-        end = component["DTEND"].dt
-    elif "DURATION" in component:
-        end = start + component["DURATION"].dt
-    elif not isinstance(start, dt.datetime):
-        end = start + dt.timedelta(days=1)
-    else:
-        end = start
-    start_ts, end_ts = to_timestamp(start), to_timestamp(end)
-    return start_ts, max(end_ts, start_ts + 1)
+    start_ts = to_ts(time_value(component, "DTSTART"))
+    return start_ts, max(to_ts(component_end(component)), start_ts + 1)
 
 
 def build_index(
@@ -128,15 +111,13 @@ def build_index(
 
     window_from = now - dt.timedelta(days=policy.past_days)
     window_until = now + dt.timedelta(days=policy.future_days)
-    from_ts, until_ts = to_timestamp(window_from), to_timestamp(window_until)
+    from_ts, until_ts = to_ts(window_from), to_ts(window_until)
     hard_limit = 4 * policy.max_per_series
     # At most one instance past the limit is ever computed (recurrence.instances).
     found = instances(series_of(cal, component), window_from, window_until, hard_limit)
     if len(found) > hard_limit:
         return index  # too dense to materialize (e.g. MINUTELY): prove nothing
-    occurrences = [(int(i.start.timestamp()), max(int(i.end.timestamp()),
-                                                   int(i.start.timestamp()) + 1))
-                   for i in found]
+    occurrences = [(to_ts(i.start), max(to_ts(i.end), to_ts(i.start) + 1)) for i in found]
     occurrences.sort()  # instances (overrides especially) need not come in order
     truncated_at: int | None = None
     if len(occurrences) > policy.max_per_series:
@@ -150,7 +131,7 @@ def build_index(
         index.indexed_until, index.capped = truncated_at, True
     else:
         index.indexed_until = TIMESTAMP_MAX if end_ts <= until_ts else until_ts
-    index.reindex_at = reindex_time(index, to_timestamp(now), policy)
+    index.reindex_at = reindex_time(index, to_ts(now), policy)
     return index
 
 

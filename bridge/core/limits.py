@@ -14,6 +14,8 @@ from typing import Any
 import icalendar
 from icalendar.prop import vBroken
 
+from bridge.core.times import as_utc, ical_utc
+
 # The times the store accepts (RFC 4791 C:min-date-time / C:max-date-time): wide enough for any
 # calendar, narrow enough that window arithmetic can never leave Python's datetime range. The
 # REST models refuse the same years.
@@ -82,14 +84,9 @@ class OutsideDateRange(LimitExceeded):
         self.precondition = "C:min-date-time" if too_early else "C:max-date-time"
 
 
-def caldav_time(value: dt.datetime) -> str:
-    return value.astimezone(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-
-
-def _instant(value: dt.date | dt.datetime) -> dt.datetime:
-    if not isinstance(value, dt.datetime):
-        return dt.datetime(value.year, value.month, value.day, tzinfo=dt.UTC)
-    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+# The iCalendar UTC text of the bounds for the Radicale adapter (times.ical_utc under its old
+# name; callers may import ical_utc instead).
+caldav_time = ical_utc
 
 
 def _times(value: Any) -> Iterator[dt.date | dt.datetime]:
@@ -121,7 +118,7 @@ def check_dates(cal: icalendar.Calendar) -> None:
         for name, value in component.property_items(recursive=False):
             for moment in _times(value):
                 try:
-                    instant = _instant(moment)
+                    instant = as_utc(moment)
                 except (OverflowError, ValueError):  # year 1 with a positive offset
                     instant = MIN_DATE_TIME - dt.timedelta(days=1)
                 if instant < MIN_DATE_TIME or instant > MAX_DATE_TIME:

@@ -29,6 +29,8 @@ from dataclasses import dataclass
 
 from icalendar import Calendar, Component
 
+from bridge.core.times import duration_value
+
 TITLE, DESCRIPTION, LOCATION = "edit_title", "edit_description", "edit_location"
 TIMES, ATTENDEES, RESPOND = "edit_times", "edit_attendees", "respond_to_event"
 CREATE, DELETE = "create_events", "delete_events"
@@ -80,16 +82,16 @@ def _shape(component: Component) -> _Shape:
     if "DTEND" in component or "DUE" in component:
         end = _instant(component.get("DTEND") or component.get("DUE"))
     elif "DURATION" in component:
-        end = component["DURATION"].dt
+        end = duration_value(component)
     lines: dict[str, list[str]] = {}
     attendees: dict[str, dict[str, str]] = {}
     for name, value in component.property_items(recursive=False):
         if name in _TIME_FIELDS or name in _BOOKKEEPING or name == "BEGIN" or name == "END":
             continue
-        if name == "ATTENDEE":
-            attendees[_address(value)] = {k.upper(): str(v) for k, v in value.params.items()}
-            continue
         params = getattr(value, "params", {})
+        if name == "ATTENDEE":
+            attendees[_address(value)] = {k.upper(): str(v) for k, v in params.items()}
+            continue
         lines.setdefault(name, []).append(
             f"{sorted(params.items())}:{value.to_ical() if hasattr(value, 'to_ical') else value}")
     children = tuple(sorted(c.to_ical().decode("utf-8", "replace")
@@ -116,7 +118,7 @@ def _instance_baseline(master: Component, override: Component) -> _Shape:
     if isinstance(end, dt.timedelta) or end is None or start is None:
         new_end: object = end
     else:
-        new_end = original + (end - start)  # type: ignore[operator]
+        new_end = original + (end - start)  # type: ignore[operator]  # instants, typed object
     return _Shape((original, new_end), shape.lines, shape.attendees, shape.children)
 
 

@@ -35,8 +35,8 @@ from bridge.core.limits import (
     RecurrenceTooExpensive,
     TooManyInstances,
 )
+from bridge.core.times import UTC, as_utc, component_end, instance_key, time_value
 
-UTC = dt.UTC
 _FIXED_PERIODS = {
     dateutil_rrule.WEEKLY: dt.timedelta(weeks=1),
     dateutil_rrule.DAILY: dt.timedelta(days=1),
@@ -272,7 +272,7 @@ class Instance:
         """The original start (RECURRENCE-ID) in UTC: tells apart instances of one object
         that start together (computed on demand: it costs a third of an expansion)."""
         if self.single is not None:
-            return instance_key(self.single["DTSTART"].dt)
+            return instance_key(time_value(self.single, "DTSTART"))
         return instance_key(self.occurrence.id.recurrence_id or self.occurrence.start)
 
     def component(self) -> icalendar.cal.Component:
@@ -294,36 +294,14 @@ class Instance:
 def single_instance(component: icalendar.cal.Component) -> Instance:
     """The one instance of a non-recurring event (RFC 4791 9.9 ends: DTEND, DURATION, or a
     day for a date, zero for a date-time)."""
-    first = component["DTSTART"].dt
-    if "DTEND" in component:
-        last = component["DTEND"].dt
-    elif "DURATION" in component:
-        last = first + component["DURATION"].dt
-    else:
-        last = first if isinstance(first, dt.datetime) else first + dt.timedelta(days=1)
-    start = as_utc(first)
-    return Instance(start, max(as_utc(last), start), single=component)
+    start = as_utc(time_value(component, "DTSTART"))
+    return Instance(start, max(as_utc(component_end(component)), start), single=component)
 
 
 def overlaps(instance: Instance, start: dt.datetime, end: dt.datetime) -> bool:
     """RFC 4791 9.9 overlap: a zero-length instance counts at its start."""
     return instance.start < end and \
         max(instance.end, instance.start + dt.timedelta(seconds=1)) > start
-
-
-def as_utc(value: dt.date | dt.datetime) -> dt.datetime:
-    """An instant: dates are midnight UTC, floating times are read as UTC (as Radicale does)."""
-    if not isinstance(value, dt.datetime):
-        return dt.datetime(value.year, value.month, value.day, tzinfo=UTC)
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
-
-
-def instance_key(value: dt.date | dt.datetime) -> str:
-    if isinstance(value, dt.datetime):
-        return as_utc(value).strftime("%Y%m%dT%H%M%SZ")
-    return value.strftime("%Y%m%d")
 
 
 def _instance(occurrence: Any) -> Instance:

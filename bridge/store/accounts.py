@@ -6,9 +6,7 @@ import hashlib
 import hmac
 import os
 import secrets
-import threading
 import uuid
-from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -16,6 +14,7 @@ import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from bridge.core.cache import BoundedLRU
 from bridge.core.mail_header import check_email
 from bridge.core.times import now_ts
 from bridge.store.engine import Transactions, inserted_id
@@ -61,28 +60,17 @@ class VerifiedSecrets:
 
     def __init__(self, size: int = 10_000) -> None:
         self._key = os.urandom(32)
-        self._size = size
-        self._entries: OrderedDict[tuple[str, bytes], str] = OrderedDict()
-        self._lock = threading.Lock()
+        self._entries: BoundedLRU[tuple[str, bytes], str] = BoundedLRU(size)
 
     def _digest(self, name: str, secret: str) -> tuple[str, bytes]:
         return name, hmac.new(self._key, secret.encode(), hashlib.sha256).digest()
 
     def matches(self, name: str, secret: str, stored_hash: str) -> bool:
-        key = self._digest(name, secret)
-        with self._lock:
-            cached = self._entries.get(key)
-            if cached is not None:
-                self._entries.move_to_end(key)
+        cached = self._entries.get(self._digest(name, secret))
         return cached is not None and hmac.compare_digest(cached, stored_hash)
 
     def remember(self, name: str, secret: str, stored_hash: str) -> None:
-        key = self._digest(name, secret)
-        with self._lock:
-            self._entries[key] = stored_hash
-            self._entries.move_to_end(key)
-            while len(self._entries) > self._size:
-                self._entries.popitem(last=False)
+        self._entries.put(self._digest(name, secret), stored_hash)
 
 
 _verified = VerifiedSecrets()

@@ -4,15 +4,14 @@ and finished bodies kept by revision (so never stale) and compressed once."""
 
 from __future__ import annotations
 
-import threading
 import zlib
-from collections import OrderedDict
 from http import client
 
 from radicale import pathutils, types
 from radicale.app.base import Access, ApplicationBase
 from radicale.app.get import propose_filename, requests_freebusy_view
 
+from bridge.core.cache import BoundedLRU
 from radicale_plugin.storage import Collection
 
 MAX_FILENAME_CHARS = 100
@@ -23,29 +22,15 @@ class CollectionBodies:
     """Finished GET bodies by (collection id, revision, coding), within a memory budget."""
 
     def __init__(self, budget_bytes: int = 96 * 1024 * 1024) -> None:
-        self._budget = budget_bytes
-        self._used = 0
-        self._entries: OrderedDict[tuple[int, int, bool], bytes] = OrderedDict()
-        self._lock = threading.Lock()
+        # One calendar must not push every other one out: at most a quarter of the budget.
+        self._entries: BoundedLRU[tuple[int, int, bool], bytes] = BoundedLRU(
+            budget_bytes, len, budget_bytes // 4)
 
     def get(self, key: tuple[int, int, bool]) -> bytes | None:
-        with self._lock:
-            body = self._entries.get(key)
-            if body is not None:
-                self._entries.move_to_end(key)
-            return body
+        return self._entries.get(key)
 
     def put(self, key: tuple[int, int, bool], body: bytes) -> None:
-        if len(body) > self._budget // 4:
-            return  # one calendar must not push every other one out
-        with self._lock:
-            if key in self._entries:
-                return
-            self._entries[key] = body
-            self._used += len(body)
-            while self._used > self._budget:
-                _, dropped = self._entries.popitem(last=False)
-                self._used -= len(dropped)
+        self._entries.put(key, body, keep_first=True)
 
 
 collection_bodies = CollectionBodies()
