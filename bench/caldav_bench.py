@@ -63,6 +63,7 @@ FAST_REPS_FACTOR = 5  # as many reps: a median of 7 requests of a few ms is most
 # The generator is sequential: the first 1,000 objects are the same at every size. The objects
 # that PUT update, sync and multiget touch come from them, so sizes compare like with like.
 SHARED_PREFIX = 1000
+CALBRIDGE, RADICALE, BASELINE = "calbridge", "radicale", "baseline"  # the servers' names
 
 
 def log(message: str) -> None:
@@ -518,8 +519,8 @@ def instance_key(value: dt.date | dt.datetime) -> str:
 
 
 def component_key(component: icalendar.cal.Component) -> tuple[str, str]:
-    value = component.get("RECURRENCE-ID") or component["DTSTART"]
-    return str(component["UID"]), instance_key(value.dt)
+    name = "RECURRENCE-ID" if "RECURRENCE-ID" in component else "DTSTART"
+    return str(component["UID"]), instance_key(component.decoded(name))
 
 
 @dataclass
@@ -724,6 +725,97 @@ def load(target: Target, body: str) -> float:
     return seconds
 
 
+def start_servers(size: int, args: argparse.Namespace, work_dir: Path) -> list[ServerProcess]:
+    """calbridge (the working tree or --snapshot), Radicale, and the --baseline calbridge."""
+    servers: list[ServerProcess] = [
+        CalbridgeServer(CALBRIDGE, work_dir / f"calbridge-{size}", cwd=args.calbridge_root,
+                        store_env=args.store_env()),
+        RadicaleServer(RADICALE, work_dir / f"radicale-{size}")]
+    if args.baseline:
+        servers.append(CalbridgeServer(BASELINE, work_dir / f"baseline-{size}",
+                                       cwd=args.baseline_root, store_env=args.store_env()))
+    for server in servers:
+        server.start()
+    return servers
+
+
+def load_all(targets: Sequence[Target], body: str, objects: Sequence[GeneratedObject],
+             size: int) -> dict[str, float]:
+    """Load the calendar into every server; each must then list exactly the generated objects."""
+    load_seconds = {}
+    for target in targets:
+        log(f"size {size}: loading {target.name} ({len(body) / 2**20:.1f} MiB)")
+        load_seconds[target.name] = load(target, body)
+        listing = parse_multistatus(expect(target.request(
+            "PROPFIND", target.calendar_url, PROPFIND_ETAGS, {**XML, "Depth": "1"})[1],
+            207).content)
+        if listing.hrefs != {o.href for o in objects}:
+            raise RuntimeError(f"{target.name} holds {len(listing.hrefs)} objects "
+                               f"after the load, expected {len(objects)}")
+    return load_seconds
+
+
+def check_answers(first: dict[tuple[str, str], Sample], targets: Sequence[Target],
+                  objects: Sequence[GeneratedObject], windows: Sequence[Window]) -> CheckReport:
+    """The warm-up answers of the window queries against recurring-ical-events (and the
+    baseline's against the working tree's)."""
+    log("computing the expected answers with recurring-ical-events")
+    checks = CheckReport()
+    expected = expectations(objects, windows)
+    by_href = {o.href: o for o in objects}
+    for window, plain_key, expand_key in ((windows[0], "report_week", "expand_week"),
+                                          (windows[1], "report_month", "expand_month"),
+                                          (windows[2], "report_archive", "expand_archive")):
+        plain = {t.name: parse_multistatus(first[(plain_key, t.name)].response.content)
+                 for t in targets}
+        expanded = {t.name: parse_multistatus(first[(expand_key, t.name)].response.content)
+                    for t in targets}
+        check_window_answers(checks, window, expected[window.label], by_href, plain, expanded)
+        if BASELINE in plain:
+            check_same_as_baseline(checks, window.label, plain, expanded)
+    checks.ok("multiget, sync after one change: every answer as expected "
+              "(checked on every request)")
+    return checks
+
+
+def check_same_as_baseline(checks: CheckReport, label: str, plain: dict[str, Multistatus],
+                           expanded: dict[str, Multistatus]) -> None:
+    after = (plain[CALBRIDGE].hrefs, expanded_instances(expanded[CALBRIDGE])[0])
+    before = (plain[BASELINE].hrefs, expanded_instances(expanded[BASELINE])[0])
+    if after == before:
+        checks.ok(f"{label}: the baseline answers the same objects and instances")
+    else:
+        checks.fail(f"{label}: the baseline answers differently",
+                    [f"objects only after: {len(after[0] - before[0])}, only before: "
+                     f"{len(before[0] - after[0])}; instances only after: "
+                     f"{len(after[1] - before[1])}, only before: {len(before[1] - after[1])}"])
+
+
+def time_all(operations: Sequence[Operation], targets: Sequence[Target],
+             first: dict[tuple[str, str], Sample], args: argparse.Namespace, size: int
+             ) -> dict[str, dict[str, Timing]]:
+    """Radicale alone, never right after a slow request to it; the two calbridge servers
+    (after and before) back to back per operation, in alternating order, so that a change in
+    the shared machine's load falls on both alike."""
+    timings: dict[str, dict[str, Timing]] = {op.key: {} for op in operations}
+    calbridges = [t for t in targets if t.name != RADICALE]
+    for number, operation in enumerate(operations):
+        for target in calbridges[::-1] if number % 2 else calbridges:
+            timings[operation.key][target.name] = time_one(operation, target, first, args, size)
+    for target in (t for t in targets if t.name == RADICALE):
+        for operation in operations:
+            timings[operation.key][target.name] = time_one(operation, target, first, args, size)
+    return timings
+
+
+def time_one(operation: Operation, target: Target, first: dict[tuple[str, str], Sample],
+             args: argparse.Namespace, size: int) -> Timing:
+    log(f"size {size}: timing {operation.label} on {target.name}")
+    warm = first[(operation.key, target.name)]
+    reps = args.reps * FAST_REPS_FACTOR if warm.seconds < FAST else args.reps
+    return Timing(warm.seconds, measure(operation, target, reps, args.budget), warm.count)
+
+
 def run_size(size: int, args: argparse.Namespace, work_dir: Path) -> SizeResult:
     code = args.code or f"working tree at {code_version()}"
     log(f"size {size}: generating")
@@ -735,57 +827,19 @@ def run_size(size: int, args: argparse.Namespace, work_dir: Path) -> SizeResult:
     kinds: dict[str, int] = {}
     for obj in objects:
         kinds[obj.kind] = kinds.get(obj.kind, 0) + 1
-    servers: list[ServerProcess] = [
-        CalbridgeServer("calbridge", work_dir / f"calbridge-{size}", cwd=args.calbridge_root,
-                        store_env=args.store_env()),
-        RadicaleServer("radicale", work_dir / f"radicale-{size}")]
+    servers: list[ServerProcess] = []
     try:
-        for server in servers:
-            server.start()
+        servers = start_servers(size, args, work_dir)
         targets = [Target(s) for s in servers]
-        load_seconds = {}
-        for target in targets:
-            log(f"size {size}: loading {target.name} ({len(body) / 2**20:.1f} MiB)")
-            load_seconds[target.name] = load(target, body)
-            listing = parse_multistatus(expect(target.request(
-                "PROPFIND", target.calendar_url, PROPFIND_ETAGS, {**XML, "Depth": "1"})[1],
-                207).content)
-            if listing.hrefs != {o.href for o in objects}:
-                raise RuntimeError(f"{target.name} holds {len(listing.hrefs)} objects "
-                                   f"after the load, expected {len(objects)}")
-        workload = Workload(objects, windows, args.today, args.seed)
-        operations = workload.operations()
-        timings: dict[str, dict[str, Timing]] = {op.key: {} for op in operations}
+        load_seconds = load_all(targets, body, objects, size)
+        operations = Workload(objects, windows, args.today, args.seed).operations()
         first: dict[tuple[str, str], Sample] = {}
         for operation in operations:
             for target in targets:
                 log(f"size {size}: warm-up {operation.label} on {target.name}")
                 first[(operation.key, target.name)] = operation.run(target, 0)
-        log(f"size {size}: computing the expected answers with recurring-ical-events")
-        checks = CheckReport()
-        expected = expectations(objects, windows)
-        by_href = {o.href: o for o in objects}
-        for window, plain_key, expand_key in ((windows[0], "report_week", "expand_week"),
-                                              (windows[1], "report_month", "expand_month"),
-                                              (windows[2], "report_archive", "expand_archive")):
-            plain = {t.name: parse_multistatus(first[(plain_key, t.name)].response.content)
-                     for t in targets}
-            expanded = {t.name: parse_multistatus(first[(expand_key, t.name)].response.content)
-                        for t in targets}
-            check_window_answers(checks, window, expected[window.label], by_href, plain,
-                                 expanded)
-        checks.ok("multiget, sync after one change: every answer as expected "
-                  "(checked on every request)")
-        # One server at a time: a request to one never follows a slow one to the other.
-        for target in targets:
-            for operation in operations:
-                log(f"size {size}: timing {operation.label} on {target.name}")
-                first_seconds = first[(operation.key, target.name)].seconds
-                reps = args.reps * FAST_REPS_FACTOR if first_seconds < FAST else args.reps
-                samples = measure(operation, target, reps, args.budget)
-                timings[operation.key][target.name] = Timing(
-                    first[(operation.key, target.name)].seconds, samples,
-                    first[(operation.key, target.name)].count)
+        checks = check_answers(first, targets, objects, windows)
+        timings = time_all(operations, targets, first, args, size)
         rss = {s.name: s.rss_mib() for s in servers}
     finally:
         for server in servers:
@@ -849,6 +903,27 @@ def size_section(result: SizeResult, args: argparse.Namespace) -> list[str]:
               "they differ. First request: the warm-up right after the load.",
               "", f"Server RSS after the run: {rss}", "", "### Checks", "",
               *result.checks.lines, ""]
+    return lines
+
+
+def baseline_section(result: SizeResult, args: argparse.Namespace) -> list[str]:
+    """The working tree (after) against the --baseline snapshot (before), same run, same data."""
+    lines = [
+        f"### after / before: calbridge {result.code} vs {args.baseline_code}",
+        "",
+        "| operation | n | before median ms | p95 | after median ms | p95 | after/before |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for operation in result.operations:
+        before = result.timings[operation.key][BASELINE]
+        after = result.timings[operation.key][CALBRIDGE]
+        count = str(after.count) if after.count == before.count else \
+            f"{after.count} / {before.count}"
+        lines.append(f"| {operation.label} | {count} | {ms(before.median)} | {ms(before.p95)} | "
+                     f"{ms(after.median)} | {ms(after.p95)} | "
+                     f"{after.median / before.median:.2f}x |")
+    lines += ["", "n: after / before when they differ. Ratios above 1 are slower after; on a "
+              "shared 2-core machine single ratios move by tens of percent between runs.", ""]
     return lines
 
 
@@ -921,6 +996,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--snapshot", metavar="REV",
                         help="run calbridge from a copy of this commit (e.g. HEAD) instead of the "
                              "working tree, so that edits made during a long run do not mix in")
+    parser.add_argument("--baseline", metavar="REV",
+                        help="also run calbridge from a copy of this commit (e.g. the commit "
+                             "before a change) on the same data, and print after/before ratios")
     parser.add_argument("--keep", action="store_true", help="keep the servers' data directories")
     parser.add_argument("--postgres", action="store_true",
                         help="calbridge on a PostgreSQL cluster the bench starts (Debian's "
@@ -932,11 +1010,34 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
+def command_line(args: argparse.Namespace) -> str:
+    return (f"python bench/caldav_bench.py --sizes {args.sizes} --seed {args.seed} "
+            f"--reps {args.reps} --budget {args.budget:g}"
+            + (f" --snapshot {args.snapshot}" if args.snapshot else "")
+            + (f" --baseline {args.baseline}" if args.baseline else "")
+            + (" --postgres" if args.postgres else ""))
+
+
+def prepare_code(args: argparse.Namespace, work_dir: Path) -> None:
+    """Where each calbridge runs from: the working tree, or snapshots of commits. The servers
+    start as ``python -m bridge.cli`` in that directory, which every layout has (the old one
+    with the store in radicale_plugin/, the new one with bridge/store/)."""
+    args.calbridge_root, args.code = ROOT, None
+    if args.snapshot:
+        args.calbridge_root = work_dir / "calbridge-code"
+        args.code = f"snapshot of commit {snapshot(args.snapshot, args.calbridge_root)}"
+        log(f"calbridge runs from {args.calbridge_root} ({args.code})")
+    args.baseline_root, args.baseline_code = None, None
+    if args.baseline:
+        args.baseline_root = work_dir / "baseline-code"
+        args.baseline_code = f"snapshot of commit {snapshot(args.baseline, args.baseline_root)}"
+        log(f"the baseline calbridge runs from {args.baseline_root} ({args.baseline_code})")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     work_dir = Path(tempfile.mkdtemp(prefix="calbridge-bench-"))
     log(f"data directories under {work_dir}")
-    args.calbridge_root, args.code = ROOT, None
     cluster = None
     args.store_env = dict
     if args.postgres:
@@ -946,19 +1047,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         cluster = PostgresCluster.start()
         args.store_env = lambda: {"CALBRIDGE_STORAGE_DATABASE_URL": cluster.new_database_url()}
         log(f"calbridge stores on PostgreSQL at 127.0.0.1:{cluster.port}")
-    if args.snapshot:
-        args.calbridge_root = work_dir / "calbridge-code"
-        args.code = f"snapshot of commit {snapshot(args.snapshot, args.calbridge_root)}"
-        log(f"calbridge runs from {args.calbridge_root} ({args.code})")
+    prepare_code(args, work_dir)
     results: list[SizeResult] = []
     report = ["# CalDAV benchmark: calbridge vs Radicale 3.9 (multifilesystem)", "",
-              f"`python bench/caldav_bench.py --sizes {args.sizes} --seed {args.seed} "
-              f"--reps {args.reps} --budget {args.budget:g}"
-              + (f" --snapshot {args.snapshot}" if args.snapshot else "")
-              + (" --postgres" if args.postgres else "")
-              + f"` on {dt.date.today()}, data around {args.today}; calbridge "
-              f"{args.code or 'working tree at ' + code_version()}; {os.cpu_count()} CPUs, "
-              f"Python {sys.version.split()[0]}; calbridge's store: "
+              f"`{command_line(args)}` on {dt.date.today()}, data around {args.today}; "
+              f"calbridge {args.code or 'working tree at ' + code_version()}"
+              + (f", baseline {args.baseline_code}" if args.baseline else "")
+              + f"; {os.cpu_count()} CPUs, Python {sys.version.split()[0]}; calbridge's store: "
               f"{'PostgreSQL (a cluster started by the bench)' if args.postgres else 'SQLite'}.",
               ""]
     print("\n".join(report), flush=True)
@@ -966,7 +1061,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         for size in args.size_list:
             result = run_size(size, args, work_dir)
             results.append(result)
-            section = size_section(result, args)
+            section = size_section(result, args) + (
+                baseline_section(result, args) if args.baseline else [])
             print("\n".join(section), flush=True)
             report += section
     finally:
@@ -974,6 +1070,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             cluster.stop()
         if not args.keep:
             shutil.rmtree(work_dir, ignore_errors=True)
+    return finish(results, report, args)
+
+
+def finish(results: list[SizeResult], report: list[str], args: argparse.Namespace) -> int:
     if len(results) >= 2:
         section = scaling_section(results[0], results[-1])
         print("\n".join(section), flush=True)

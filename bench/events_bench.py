@@ -6,13 +6,14 @@ Radicale 3.9 (multifilesystem), and (b) the floor of any answer: the store's ind
 the window plus parsing the returned rows with icalendar (in-process, nothing cached).
 The list's instances are checked against recurring-ical-events on the generated data.
 
-    python bench/events_bench.py --events 10000 [--seed 1] [--reps 5]
+    python bench/events_bench.py --events 10000 [--seed 1] [--reps 5] [--baseline REV]
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import functools
 import json
 import os
 import statistics
@@ -20,6 +21,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import icalendar
@@ -34,21 +37,29 @@ from bench.caldav_bench import (  # noqa: E402
     USER,
     CalbridgeServer,
     RadicaleServer,
+    ServerProcess,
     Target,
     calendar_query,
     expect,
     load,
+    snapshot,
 )
-from bench.generate import bench_windows, collection_text, generate  # noqa: E402
+from bench.generate import (  # noqa: E402
+    GeneratedObject,
+    Window,
+    bench_windows,
+    collection_text,
+    generate,
+)
 
 
 def cli(server: CalbridgeServer, *args: str) -> str:
-    result = subprocess.run([sys.executable, "-m", "bridge.cli", *args], cwd=ROOT,
+    result = subprocess.run([sys.executable, "-m", "bridge.cli", *args], cwd=server.cwd,
                             env=server.env(), capture_output=True, text=True, check=True)
     return result.stdout.strip()
 
 
-def timed(fn, reps: int) -> list[float]:  # type: ignore[no-untyped-def]
+def timed(fn: Callable[[], object], reps: int) -> list[float]:
     out = []
     for _ in range(reps):
         started = time.perf_counter()
@@ -80,14 +91,98 @@ def list_all(session: requests.Session, base: str, calendar_id: int, start: str,
         params["pageToken"] = body["meta"]["nextPageToken"]
 
 
-def main(argv: list[str] | None = None) -> int:
+@dataclass
+class EventsApi:
+    """A loaded calbridge server, seen through a read token."""
+
+    server: CalbridgeServer
+    session: requests.Session
+    calendar_id: int
+
+    def list(self, start: str, end: str) -> list[dict]:
+        return list_all(self.session, self.server.url, self.calendar_id, start, end)
+
+
+def loaded_api(server: CalbridgeServer, export: Path, events: int) -> EventsApi:
+    """Import the export into the server's user's calendar and open a read-token session."""
+    started = time.perf_counter()
+    cli(server, "import", f"/{USER}/{CALENDAR}/", str(export), "--json")
+    print(f"{server.name} import of {events:,} events: {time.perf_counter() - started:.0f} s",
+          flush=True)
+    workspace = cli(server, "workspace", "create", "Bench", "--owner", USER)
+    token = cli(server, "token", "create", "--user", USER, "--workspace", workspace,
+                "--scopes", "calendars:read")
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {token}"
+    calendars = session.get(f"{server.url}/api/access/calendar/calendars").json()["data"]
+    return EventsApi(server, session, calendars[0]["id"])
+
+
+def expected_instances(objects: list[GeneratedObject], window: Window) -> set[tuple[str, str]]:
+    """(UID, start) of every instance recurring-ical-events finds in the window."""
+    expected = set()
+    for obj in objects:
+        for event in recurring_ical_events.of(icalendar.Calendar.from_ical(obj.text)).between(
+                window.start, window.end):
+            value = event["DTSTART"].dt
+            key = value.isoformat() if not isinstance(value, dt.datetime) else \
+                (value.astimezone(dt.UTC) if value.tzinfo else
+                 value.replace(tzinfo=dt.UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
+            expected.add((str(event["UID"]), key))
+    return expected
+
+
+def listed_instances(listed: list[dict]) -> set[tuple[str, str]]:
+    return {(e["iCalUID"], e["start"]["date"] if "date" in e["start"] else e["startUtc"])
+            for e in listed}
+
+
+FLOOR_SCRIPT = """\
+import icalendar, json, time
+try:
+    from radicale_plugin.store_factory import open_store
+except ImportError:  # the store's factory moved: build it from the engine
+    from bridge.store.engine import get_engine
+    from bridge.store.store import CalendarStore
+    def open_store(url):
+        return CalendarStore(get_engine(url))
+store = open_store({url!r})
+out = []
+for _ in range({reps}):
+    t = time.perf_counter()
+    rows = store.objects_in_window({calendar_id}, {start}, {end})
+    cals = [icalendar.Calendar.from_ical(r.record.text) for r in rows]
+    out.append(time.perf_counter() - t)
+print(json.dumps([len(rows), out]))
+"""
+
+
+def floor(api: EventsApi, window: Window, reps: int) -> tuple[int, list[float]]:
+    """The index query for the window plus parsing its rows, in a fresh process."""
+    script = FLOOR_SCRIPT.format(
+        url=f"sqlite:///{api.server.data_dir}/calbridge.sqlite3", reps=reps,
+        calendar_id=api.calendar_id, start=int(window.start.timestamp()),
+        end=int(window.end.timestamp()))
+    run = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True,
+                         text=True, check=True, env={**os.environ})
+    rows, samples = json.loads(run.stdout)
+    return rows, samples
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--radicale-reps", type=int, default=2)
-    args = parser.parse_args(argv)
+    parser.add_argument("--baseline", metavar="REV",
+                        help="also run calbridge from a copy of this commit on the same data, "
+                             "and print the after/before ratio")
+    return parser.parse_args(argv)
 
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     today = dt.date(2026, 11, 22)
     objects = generate(args.events, args.seed, today)
     window = bench_windows(today)[1]
@@ -96,80 +191,56 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="calbridge-events-bench-"))
     export = work / "calendar.ics"
     export.write_text(collection_text(objects))
-
-    calbridge = CalbridgeServer("calbridge", work / "calbridge")
-    radicale = RadicaleServer("radicale", work / "radicale")
+    servers: list[ServerProcess] = [CalbridgeServer("calbridge", work / "calbridge"),
+                                    RadicaleServer("radicale", work / "radicale")]
+    if args.baseline:
+        commit = snapshot(args.baseline, work / "baseline-code")
+        servers.append(CalbridgeServer(f"baseline {commit}", work / "baseline",
+                                       cwd=work / "baseline-code"))
     try:
-        calbridge.start()
-        radicale.start()
-        started = time.perf_counter()
-        cli(calbridge, "import", f"/{USER}/{CALENDAR}/", str(export), "--json")
-        print(f"calbridge import of {args.events:,} events: {time.perf_counter() - started:.0f} s",
-              flush=True)
-        workspace = cli(calbridge, "workspace", "create", "Bench", "--owner", USER)
-        token = cli(calbridge, "token", "create", "--user", USER, "--workspace", workspace,
-                    "--scopes", "calendars:read")
-        rad = Target(radicale)
+        for server in servers:
+            server.start()
+        apis = [loaded_api(s, export, args.events) for s in servers
+                if isinstance(s, CalbridgeServer)]
+        rad = Target(servers[1])
         print(f"Radicale load: {load(rad, collection_text(objects)):.0f} s", flush=True)
-
-        api = requests.Session()
-        api.headers["Authorization"] = f"Bearer {token}"
-        calendars = api.get(f"{calbridge.url}/api/access/calendar/calendars").json()["data"]
-        calendar_id = calendars[0]["id"]
-
-        # correctness: every instance recurring-ical-events finds, and nothing else
-        expected = set()
-        for obj in objects:
-            for event in recurring_ical_events.of(icalendar.Calendar.from_ical(obj.text)).between(
-                    window.start, window.end):
-                value = event["DTSTART"].dt
-                key = value.isoformat() if not isinstance(value, dt.datetime) else \
-                    (value.astimezone(dt.UTC) if value.tzinfo else
-                     value.replace(tzinfo=dt.UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
-                expected.add((str(event["UID"]), key))
-        listed = list_all(api, calbridge.url, calendar_id, start, end)
-        got = {(e["iCalUID"], e["start"]["date"] if "date" in e["start"] else e["startUtc"])
-               for e in listed}
-        print(f"check: {len(got)} instances listed, recurring-ical-events: {len(expected)}; "
-              f"{'equal' if got == expected else 'DIFFERENT'}", flush=True)
-
-        ours = timed(lambda: list_all(api, calbridge.url, calendar_id, start, end), args.reps)
+        expected = expected_instances(objects, window)
+        ok = True
+        for api in apis:
+            got = listed_instances(api.list(start, end))
+            ok = ok and got == expected
+            print(f"check {api.server.name}: {len(got)} instances listed, "
+                  f"recurring-ical-events: {len(expected)}; "
+                  f"{'equal' if got == expected else 'DIFFERENT'}", flush=True)
+        ours = [timed(functools.partial(api.list, start, end), args.reps) for api in apis]
         body = calendar_query(window, expand=True)
         theirs = timed(lambda: expect(rad.request("REPORT", rad.calendar_url, body, {
             "Content-Type": "application/xml", "Depth": "1"})[1], 207), args.radicale_reps)
-
-        floor_script = (
-            "import icalendar,time,sys,json\n"
-            "from radicale_plugin.store_factory import open_store\n"
-            f"store=open_store('sqlite:///{calbridge.data_dir}/calbridge.sqlite3')\n"
-            f"s,e={int(window.start.timestamp())},{int(window.end.timestamp())}\n"
-            "out=[]\n"
-            f"for _ in range({args.reps}):\n"
-            "    t=time.perf_counter()\n"
-            f"    rows=store.objects_in_window({calendar_id},s,e)\n"
-            "    cals=[icalendar.Calendar.from_ical(r.record.text) for r in rows]\n"
-            "    out.append(time.perf_counter()-t)\n"
-            "print(json.dumps([len(rows),out]))\n")
-        floor_run = subprocess.run([sys.executable, "-c", floor_script], cwd=ROOT,
-                                   capture_output=True, text=True, check=True,
-                                   env={**os.environ})
-        rows, floor = json.loads(floor_run.stdout)
-
-        ours_median, theirs_median = statistics.median(ours), statistics.median(theirs)
-        floor_median = statistics.median(floor)
-        print(f"\n## GET /events, one month ({window.start.date()}..{window.end.date()}), "
-              f"{args.events:,} events, {len(listed):,} instances in {rows} objects\n")
-        print("| measure | median (p95) | calbridge / this |")
-        print("|---|---:|---:|")
-        print(f"| calbridge GET /events (all pages) | {summary(ours)} | 1 |")
-        print(f"| (a) Radicale 3.9 REPORT expand, same window | {summary(theirs)} | "
-              f"1/{theirs_median / ours_median:.0f} |")
-        print(f"| (b) index query + icalendar parse of the {rows} rows | {summary(floor)} | "
-              f"{ours_median / floor_median:.2f}x |")
-        return 0 if got == expected else 1
+        rows, floor_samples = floor(apis[0], window, args.reps)
+        print_table(args, window, rows, len(expected), ours, theirs, floor_samples,
+                    [api.server.name for api in apis])
+        return 0 if ok else 1
     finally:
-        calbridge.stop()
-        radicale.stop()
+        for server in servers:
+            server.stop()
+
+
+def print_table(args: argparse.Namespace, window: Window, rows: int, instances: int,
+                ours: list[list[float]], theirs: list[float], floor_samples: list[float],
+                names: list[str]) -> None:
+    ours_median = statistics.median(ours[0])
+    print(f"\n## GET /events, one month ({window.start.date()}..{window.end.date()}), "
+          f"{args.events:,} events, {instances:,} instances in {rows} objects\n")
+    print("| measure | median (p95) | calbridge / this |")
+    print("|---|---:|---:|")
+    print(f"| calbridge GET /events (all pages) | {summary(ours[0])} | 1 |")
+    for name, samples in zip(names[1:], ours[1:], strict=True):
+        print(f"| {name} GET /events (all pages) | {summary(samples)} | "
+              f"{ours_median / statistics.median(samples):.2f}x |")
+    print(f"| (a) Radicale 3.9 REPORT expand, same window | {summary(theirs)} | "
+          f"1/{statistics.median(theirs) / ours_median:.0f} |")
+    print(f"| (b) index query + icalendar parse of the {rows} rows | {summary(floor_samples)} "
+          f"| {ours_median / statistics.median(floor_samples):.2f}x |")
 
 
 if __name__ == "__main__":

@@ -197,143 +197,171 @@ def new_event(number: int, today: dt.date) -> tuple[str, str]:
                  f"DTEND:{end}\r\nSUMMARY:Change {number}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")
 
 
+class FeedRun:
+    """One run: both servers loaded, the sessions and feeds, and the timings as they come."""
+
+    def __init__(self, args: argparse.Namespace, calbridge: CalbridgeServer,
+                 radicale: RadicaleServer, workspace: str, token: str) -> None:
+        self.args = args
+        self.calbridge = calbridge
+        self.timings: dict[str, Timing] = {}
+        self.notes: list[str] = []
+        self.api = requests.Session()
+        self.api.headers["Authorization"] = f"Bearer {token}"
+        self.base = f"{calbridge.url}/api/v2/w/{workspace}/calendars"
+        listed = self.api.get(self.base, params={"pageSize": 200}, timeout=60).json()["items"]
+        self.ids = {c["uuid"]: c["id"] for c in listed}
+        self.big_feed = self.create_feed(BIG_CALENDAR, "full")
+        self.small_feed = self.create_feed(SMALL_CALENDAR, "full")
+        self.busy_feed = self.create_feed(BIG_CALENDAR, "freebusy")
+        self.subscriber = requests.Session()          # no credentials: the URL is the secret
+        self.dav = requests.Session()
+        self.dav.auth = (USER, PASSWORD)
+        self.radicale_session = requests.Session()
+        self.radicale_session.auth = (USER, PASSWORD)
+        self.radicale_url = f"{radicale.url}/{USER}/{BIG_CALENDAR}/"
+        self.caldav_url = f"{calbridge.url}/{USER}/{BIG_CALENDAR}/"
+        self.changes = 0
+
+    def create_feed(self, calendar: str, kind: str) -> str:
+        answer = self.api.post(f"{self.base}/{self.ids[calendar]}/feeds", json={"kind": kind},
+                               timeout=60)
+        if answer.status_code != 201:
+            raise RuntimeError(f"feed creation: {answer.status_code} {answer.text}")
+        return str(answer.json()["url"])
+
+    def change(self) -> None:
+        """A CalDAV PUT of a new event: the calendar's revision moves."""
+        self.changes += 1
+        uid, text = new_event(self.changes, self.args.today)
+        answer = self.dav.put(f"{self.caldav_url}{uid}.ics", data=text.encode(), timeout=60,
+                              headers={"Content-Type": "text/calendar; charset=utf-8"})
+        if answer.status_code != 201:
+            raise RuntimeError(f"PUT change: {answer.status_code} {answer.text[:300]}")
+
+    @staticmethod
+    def getter(session: requests.Session, url: str, headers: dict[str, str], what: str
+               ) -> Callable[[], Fetched]:
+        """One timed GET that must answer 200."""
+        return lambda: expect(timed_get(session, url, headers), 200, what)
+
+    def row(self, key: str, label: str, events: int | None = None) -> Timing:
+        self.timings[key] = Timing(label, events=events)
+        return self.timings[key]
+
+    def first_requests(self) -> tuple[Fetched, str, bool]:
+        """Radicale's first GET (it builds its item cache) and the feed's, compared."""
+        log("warm-up: Radicale's first GET builds its item cache")
+        radicale_first = expect(timed_get(self.radicale_session, self.radicale_url, GZIP), 200,
+                                "Radicale GET")
+        feed_first = expect(timed_get(self.subscriber, self.big_feed, GZIP), 200, "feed GET")
+        self.notes.append(f"first request after the load: Radicale GET "
+                          f"{ms(radicale_first.seconds)} ms, feed GET {ms(feed_first.seconds)} ms")
+        radicale_text, feed_text = radicale_first.text(), feed_first.text()
+        same_uids = set(_UID.findall(radicale_text)) == set(_UID.findall(feed_text))
+        same_events = event_count(radicale_text) == event_count(feed_text)
+        self.notes.append(
+            f"check: the feed and Radicale's GET carry {event_count(feed_text):,} and "
+            f"{event_count(radicale_text):,} VEVENTs, UIDs "
+            f"{'equal' if same_uids else 'DIFFERENT'}; feed VTIMEZONEs: "
+            f"{feed_text.count('BEGIN:VTIMEZONE')}, first one before the first VEVENT: "
+            f"{feed_text.find('BEGIN:VTIMEZONE') < feed_text.find('BEGIN:VEVENT')}")
+        return radicale_first, feed_text, same_uids and same_events
+
+    def time_full_gets(self, n: int) -> None:
+        args = self.args
+        for coding, headers in (("gzip", GZIP), ("identity", IDENTITY)):
+            log(f"timing Radicale GET ({coding})")
+            repeat(self.row(f"radicale_{coding}", f"Radicale GET collection ({coding})", n),
+                   args.reps, args.budget,
+                   self.getter(self.radicale_session, self.radicale_url, headers,
+                               "Radicale GET"))
+            log(f"timing feed GET cold ({coding})")
+            repeat(self.row(f"feed_cold_{coding}", f"feed GET full, cold ({coding})", n),
+                   args.reps, args.budget,
+                   self.getter(self.subscriber, self.big_feed, headers, "feed GET"),
+                   before=self.change)
+            log(f"timing feed GET cached ({coding})")
+            expect(timed_get(self.subscriber, self.big_feed, headers), 200, "feed GET")
+            repeat(self.row(f"feed_cached_{coding}", f"feed GET full, cached ({coding})", n),
+                   args.reps * 3, args.budget,
+                   self.getter(self.subscriber, self.big_feed, headers, "feed GET"))
+
+    def time_not_modified(self, small: int) -> None:
+        log("timing the 304 path, small and full size interleaved")
+        validators = {}
+        # Last-Modified never names the second of the latest change (a second write within
+        # it would go unnoticed): let that second pass after the cold runs' last PUT.
+        time.sleep(1.1)
+        for url in (self.small_feed, self.big_feed):
+            fetched = expect(timed_get(self.subscriber, url, GZIP), 200, "feed GET")
+            validators[url] = (fetched.headers["ETag"], fetched.headers["Last-Modified"])
+        sizes = {self.small_feed: small, self.big_feed: self.args.events}
+        for kind in ("etag", "date"):
+            for url in (self.small_feed, self.big_feed):
+                label = "If-None-Match" if kind == "etag" else "If-Modified-Since"
+                self.row(f"304_{kind}_{sizes[url]}", f"feed 304 ({label}), {sizes[url]:,} events")
+            for _ in range(self.args.reps_304):
+                for url in (self.small_feed, self.big_feed):
+                    etag, date = validators[url]
+                    conditional = {"If-None-Match": etag} if kind == "etag" else \
+                        {"If-Modified-Since": date}
+                    self.timings[f"304_{kind}_{sizes[url]}"].add(expect(
+                        timed_get(self.subscriber, url, {**GZIP, **conditional}), 304,
+                        "feed 304"))
+
+    def time_references(self, n: int, radicale_first: Fetched) -> None:
+        args = self.args
+        rss_before_busy = self.calbridge.rss_mib() or 0.0
+        log("reference: calbridge CalDAV GET, Radicale with If-None-Match, free/busy feed")
+        repeat(self.row("caldav_get", "calbridge CalDAV GET collection (gzip)", n), args.reps,
+               args.budget,
+               lambda: expect(timed_get(self.dav, self.caldav_url, GZIP), 200, "CalDAV GET"))
+        radicale_etag = radicale_first.headers.get("ETag", '"none"')
+        repeat(self.row("radicale_inm", "Radicale GET with its ETag in If-None-Match (gzip)",
+                        n),
+               3, args.budget, lambda: timed_get(self.radicale_session, self.radicale_url,
+                                                 {**GZIP, "If-None-Match": radicale_etag}))
+        repeat(self.row("busy_cold", "free/busy feed, cold (gzip; 30 days back, 180 ahead)"),
+               args.busy_reps, args.budget * 2,
+               lambda: expect(timed_get(self.subscriber, self.busy_feed, GZIP), 200,
+                              "free/busy GET"),
+               before=self.change)
+        busy = self.timings["busy_cold"]
+        busy.events = event_count(expect(timed_get(self.subscriber, self.busy_feed, GZIP), 200,
+                                         "free/busy GET").text())
+        repeat(self.row("busy_cached", "free/busy feed, cached (gzip)", busy.events),
+               args.reps * 3, args.budget,
+               lambda: expect(timed_get(self.subscriber, self.busy_feed, GZIP), 200,
+                              "free/busy GET"))
+        self.notes.append(f"calbridge RSS before the reference rows (CalDAV GET, free/busy): "
+                          f"{rss_before_busy:.0f} MiB")
+
+
 def run(args: argparse.Namespace, work_dir: Path) -> tuple[list[str], bool]:
     log(f"generating {args.events:,} events (seed {args.seed}, today {args.today})")
     objects = generate(args.events, args.seed, args.today)
     small = objects[:args.small]
     calbridge = CalbridgeServer("calbridge", work_dir / "calbridge")
     radicale = RadicaleServer("radicale", work_dir / "radicale")
-    timings: dict[str, Timing] = {}
-    notes: list[str] = []
-    ok = True
     try:
         calbridge.start()
         workspace, token, import_seconds = load_calbridge(
             calbridge, {BIG_CALENDAR: objects, SMALL_CALENDAR: small}, work_dir)
         load_radicale(radicale, BIG_CALENDAR, objects)
         radicale.start()
-
-        api = requests.Session()
-        api.headers["Authorization"] = f"Bearer {token}"
-        base = f"{calbridge.url}/api/v2/w/{workspace}/calendars"
-        listed = api.get(base, params={"pageSize": 200}, timeout=60).json()["items"]
-        ids = {c["uuid"]: c["id"] for c in listed}
-
-        def create_feed(calendar: str, kind: str) -> str:
-            answer = api.post(f"{base}/{ids[calendar]}/feeds", json={"kind": kind}, timeout=60)
-            if answer.status_code != 201:
-                raise RuntimeError(f"feed creation: {answer.status_code} {answer.text}")
-            return str(answer.json()["url"])
-
-        big_feed = create_feed(BIG_CALENDAR, "full")
-        small_feed = create_feed(SMALL_CALENDAR, "full")
-        busy_feed = create_feed(BIG_CALENDAR, "freebusy")
-
-        subscriber = requests.Session()          # no credentials: the URL is the secret
-        dav = requests.Session()
-        dav.auth = (USER, PASSWORD)
-        radicale_session = requests.Session()
-        radicale_session.auth = (USER, PASSWORD)
-        radicale_url = f"{radicale.url}/{USER}/{BIG_CALENDAR}/"
-        caldav_url = f"{calbridge.url}/{USER}/{BIG_CALENDAR}/"
-        changes = 0
-
-        def change() -> None:
-            nonlocal changes
-            changes += 1
-            uid, text = new_event(changes, args.today)
-            answer = dav.put(f"{caldav_url}{uid}.ics", data=text.encode(), timeout=60,
-                             headers={"Content-Type": "text/calendar; charset=utf-8"})
-            if answer.status_code != 201:
-                raise RuntimeError(f"PUT change: {answer.status_code} {answer.text[:300]}")
-
-        log("warm-up: Radicale's first GET builds its item cache")
-        radicale_first = expect(timed_get(radicale_session, radicale_url, GZIP), 200,
-                                "Radicale GET")
-        feed_first = expect(timed_get(subscriber, big_feed, GZIP), 200, "feed GET")
-        notes.append(f"first request after the load: Radicale GET {ms(radicale_first.seconds)} "
-                     f"ms, feed GET {ms(feed_first.seconds)} ms")
-        radicale_text, feed_text = radicale_first.text(), feed_first.text()
-        same_uids = set(_UID.findall(radicale_text)) == set(_UID.findall(feed_text))
-        same_events = event_count(radicale_text) == event_count(feed_text)
-        ok = same_uids and same_events
-        notes.append(
-            f"check: the feed and Radicale's GET carry {event_count(feed_text):,} and "
-            f"{event_count(radicale_text):,} VEVENTs, UIDs "
-            f"{'equal' if same_uids else 'DIFFERENT'}; feed VTIMEZONEs: "
-            f"{feed_text.count('BEGIN:VTIMEZONE')}, first one before the first VEVENT: "
-            f"{feed_text.find('BEGIN:VTIMEZONE') < feed_text.find('BEGIN:VEVENT')}")
+        feeds = FeedRun(args, calbridge, radicale, workspace, token)
+        radicale_first, feed_text, ok = feeds.first_requests()
         raw_mib = len(feed_text.encode()) / 2**20
-
-        def row(key: str, label: str, events: int | None = None) -> Timing:
-            timings[key] = Timing(label, events=events)
-            return timings[key]
-
         n = event_count(feed_text)
-        for coding, headers in (("gzip", GZIP), ("identity", IDENTITY)):
-            log(f"timing Radicale GET ({coding})")
-            repeat(row(f"radicale_{coding}", f"Radicale GET collection ({coding})", n),
-                   args.reps, args.budget,
-                   lambda h=headers: expect(timed_get(radicale_session, radicale_url, h), 200,
-                                            "Radicale GET"))
-            log(f"timing feed GET cold ({coding})")
-            repeat(row(f"feed_cold_{coding}", f"feed GET full, cold ({coding})", n),
-                   args.reps, args.budget,
-                   lambda h=headers: expect(timed_get(subscriber, big_feed, h), 200, "feed GET"),
-                   before=change)
-            log(f"timing feed GET cached ({coding})")
-            expect(timed_get(subscriber, big_feed, headers), 200, "feed GET")
-            repeat(row(f"feed_cached_{coding}", f"feed GET full, cached ({coding})", n),
-                   args.reps * 3, args.budget,
-                   lambda h=headers: expect(timed_get(subscriber, big_feed, h), 200, "feed GET"))
-
-        log("timing the 304 path, small and full size interleaved")
-        validators = {}
-        # Last-Modified never names the second of the latest change (a second write within
-        # it would go unnoticed): let that second pass after the cold runs' last PUT.
-        time.sleep(1.1)
-        for url in (small_feed, big_feed):
-            fetched = expect(timed_get(subscriber, url, GZIP), 200, "feed GET")
-            validators[url] = (fetched.headers["ETag"], fetched.headers["Last-Modified"])
-        sizes = {small_feed: len(small), big_feed: args.events}
-        for kind in ("etag", "date"):
-            for url in (small_feed, big_feed):
-                label = "If-None-Match" if kind == "etag" else "If-Modified-Since"
-                row(f"304_{kind}_{sizes[url]}", f"feed 304 ({label}), {sizes[url]:,} events")
-            for _ in range(args.reps_304):
-                for url in (small_feed, big_feed):
-                    etag, date = validators[url]
-                    conditional = {"If-None-Match": etag} if kind == "etag" else \
-                        {"If-Modified-Since": date}
-                    timings[f"304_{kind}_{sizes[url]}"].add(expect(
-                        timed_get(subscriber, url, {**GZIP, **conditional}), 304, "feed 304"))
-
-        rss_before_busy = calbridge.rss_mib() or 0.0
-        log("reference: calbridge CalDAV GET, Radicale with If-None-Match, free/busy feed")
-        repeat(row("caldav_get", "calbridge CalDAV GET collection (gzip)", n), args.reps,
-               args.budget, lambda: expect(timed_get(dav, caldav_url, GZIP), 200, "CalDAV GET"))
-        radicale_etag = radicale_first.headers.get("ETag", '"none"')
-        repeat(row("radicale_inm", "Radicale GET with its ETag in If-None-Match (gzip)", n),
-               3, args.budget, lambda: timed_get(radicale_session, radicale_url,
-                                                 {**GZIP, "If-None-Match": radicale_etag}))
-        repeat(row("busy_cold", "free/busy feed, cold (gzip; 30 days back, 180 ahead)"),
-               args.busy_reps, args.budget * 2,
-               lambda: expect(timed_get(subscriber, busy_feed, GZIP), 200, "free/busy GET"),
-               before=change)
-        busy = timings["busy_cold"]
-        busy_text = expect(timed_get(subscriber, busy_feed, GZIP), 200, "free/busy GET").text()
-        busy.events = event_count(busy_text)
-        repeat(row("busy_cached", "free/busy feed, cached (gzip)", busy.events), args.reps * 3,
-               args.budget,
-               lambda: expect(timed_get(subscriber, busy_feed, GZIP), 200, "free/busy GET"))
+        feeds.time_full_gets(n)
+        feeds.time_not_modified(len(small))
+        feeds.time_references(n, radicale_first)
         rss = {s.name: s.rss_mib() for s in (calbridge, radicale)}
-        notes.append(f"calbridge RSS before the reference rows (CalDAV GET, free/busy): "
-                     f"{rss_before_busy:.0f} MiB")
     finally:
         for server in (calbridge, radicale):
             server.stop()
-
-    lines = report(args, timings, notes, import_seconds, raw_mib, rss)
+    lines = report(args, feeds.timings, feeds.notes, import_seconds, raw_mib, rss)
     return lines, ok
 
 

@@ -262,10 +262,10 @@ class CalendarGenerator:
                   *self.optional_props(), *self.alarm()]],
                 {tzid} - {UTC}, "single")
 
-    def series(self, uid: str) -> tuple[list[list[str]], set[str], str]:
+    def series_rule(self, kind: str
+                    ) -> tuple[dt.date | dt.datetime, dt.date | dt.datetime, str, str]:
+        """(DTSTART, DTEND, RRULE, TZID) of a new series of ``kind``."""
         rng = self.rng
-        kind = rng.choices(("weekly", "daily", "monthly", "yearly-allday"),
-                           weights=(50, 20, 15, 15))[0]
         # Series start before "today" (most of them), so many are live around now.
         first = self.first_day + dt.timedelta(
             days=rng.randrange((self.today - self.first_day).days + 120))
@@ -307,6 +307,13 @@ class CalendarGenerator:
             elif bound < 0.7:
                 until_day = min(first + dt.timedelta(days=rng.randint(30, 500)), self.last_day)
                 rule += f";UNTIL={until_value(dt.datetime.combine(until_day, LAST_SECOND), tzid)}"
+        return start, end, rule, tzid
+
+    def series(self, uid: str) -> tuple[list[list[str]], set[str], str]:
+        rng = self.rng
+        kind = rng.choices(("weekly", "daily", "monthly", "yearly-allday"),
+                           weights=(50, 20, 15, 15))[0]
+        start, end, rule, tzid = self.series_rule(kind)
         # Real instances (dateutil over naive local times) to pick EXDATEs and overrides from.
         naive_start = start if isinstance(start, dt.datetime) else \
             dt.datetime.combine(start, dt.time())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import redirect
+from flask.json.provider import DefaultJSONProvider
 from flask_openapi3 import Info, OpenAPI
 
 from bridge.api.calendars import calendars_blueprint
@@ -15,6 +16,7 @@ from bridge.auth import authenticate_request
 from bridge.config import Settings
 from bridge.errors import register_error_handlers, validation_failed
 from bridge.guard import guard_json_body
+from bridge.service.events import EventService
 from bridge.services import Services
 from bridge.store.accounts import Accounts
 from bridge.store.store import CalendarStore
@@ -31,7 +33,8 @@ def create_app(settings: Settings, store: CalendarStore) -> OpenAPI:
         doc_prefix="/api/docs", doc_url="/openapi.json",
         validation_error_status=400, validation_error_callback=validation_failed,
     )
-    app.json.sort_keys = False
+    if isinstance(app.json, DefaultJSONProvider):  # Flask's own, which sorts by default
+        app.json.sort_keys = False
     app.config["MAX_CONTENT_LENGTH"] = int(settings.get("input", "max_json_bytes"))
     app.extensions["calbridge"] = Services(
         settings=settings, store=store, accounts=Accounts(store),
@@ -40,6 +43,7 @@ def create_app(settings: Settings, store: CalendarStore) -> OpenAPI:
             window_seconds=int(settings.get("security", "auth_failure_window")),
             max_failures_per_address=int(
                 settings.get("security", "auth_max_failures_per_address")))),
+        events=EventService(store),
     )
     register_error_handlers(app)
     app.before_request(guard_json_body)

@@ -7,7 +7,7 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeAlias
 
 from bridge.config import Settings, load_settings
 from bridge.store.store import StoreError
@@ -230,12 +230,31 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="calbridge", description=__doc__)
     parser.add_argument("--config", help="TOML configuration (default: $CALBRIDGE_CONFIG)")
     commands = parser.add_subparsers(dest="command", required=True)
-
     serve = commands.add_parser("serve", help="run the CalDAV + API server")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
     serve.set_defaults(func=cmd_serve)
+    _add_user_commands(commands)
+    _add_workspace_commands(commands)
+    _add_token_commands(commands)
+    _add_outbox_commands(commands)
+    maintenance = commands.add_parser(
+        "maintenance", help="roll the occurrence horizon and prune old rows once (for cron)")
+    maintenance.add_argument("--json", action="store_true")
+    maintenance.set_defaults(func=cmd_maintenance)
+    imp = commands.add_parser("import", help="import a whole-calendar .ics into a calendar")
+    imp.add_argument("calendar_path", help="/<username>/<calendar>/")
+    imp.add_argument("file")
+    imp.add_argument("--json", action="store_true")
+    imp.set_defaults(func=cmd_import)
+    return parser
 
+
+# argparse names the type of add_subparsers() only privately.
+Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+
+
+def _add_user_commands(commands: Commands) -> None:
     user = commands.add_parser("user", help="manage users").add_subparsers(
         dest="user_command", required=True)
     add = user.add_parser("add", help="add a user (CalDAV login)")
@@ -247,6 +266,8 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--json", action="store_true")
     add.set_defaults(func=cmd_user_add)
 
+
+def _add_workspace_commands(commands: Commands) -> None:
     workspace = commands.add_parser("workspace", help="manage workspaces").add_subparsers(
         dest="workspace_command", required=True)
     ws_create = workspace.add_parser("create", help="create a workspace; prints its UUID")
@@ -261,6 +282,8 @@ def build_parser() -> argparse.ArgumentParser:
     ws_add.add_argument("--json", action="store_true")
     ws_add.set_defaults(func=cmd_workspace_add_member)
 
+
+def _add_token_commands(commands: Commands) -> None:
     token = commands.add_parser("token", help="manage API tokens").add_subparsers(
         dest="token_command", required=True)
     tk_create = token.add_parser("create", help="create a token; prints it once")
@@ -288,6 +311,8 @@ def build_parser() -> argparse.ArgumentParser:
     tk_revoke.add_argument("--json", action="store_true")
     tk_revoke.set_defaults(func=cmd_token_revoke)
 
+
+def _add_outbox_commands(commands: Commands) -> None:
     outbox = commands.add_parser("outbox", help="notification mail waiting or sent").add_subparsers(
         dest="outbox_command", required=True)
     ob_list = outbox.add_parser(
@@ -301,18 +326,6 @@ def build_parser() -> argparse.ArgumentParser:
     ob_send = outbox.add_parser("send", help="deliver what is due now (for cron)")
     ob_send.add_argument("--json", action="store_true")
     ob_send.set_defaults(func=cmd_outbox_send)
-
-    maintenance = commands.add_parser(
-        "maintenance", help="roll the occurrence horizon and prune old rows once (for cron)")
-    maintenance.add_argument("--json", action="store_true")
-    maintenance.set_defaults(func=cmd_maintenance)
-
-    imp = commands.add_parser("import", help="import a whole-calendar .ics into a calendar")
-    imp.add_argument("calendar_path", help="/<username>/<calendar>/")
-    imp.add_argument("file")
-    imp.add_argument("--json", action="store_true")
-    imp.set_defaults(func=cmd_import)
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -12,6 +12,7 @@ from werkzeug.exceptions import HTTPException
 
 from bridge.core.index import InvalidObject
 from bridge.core.limits import LimitExceeded
+from bridge.service import errors as service_errors
 from bridge.store.store import (
     Conflict,
     NotFound,
@@ -150,9 +151,23 @@ def from_limit(exc: LimitExceeded) -> ApiError:
     return ApiError(str(exc), code=exc.code, status=400)
 
 
+# The status of each refusal of the services (bridge.service.errors); its code travels along.
+_SERVICE_STATUS: dict[type[service_errors.ServiceError], int] = {
+    service_errors.InvalidInput: 400, service_errors.OutsideTimeframe: 403,
+    service_errors.Missing: 404, service_errors.Refused: 409, service_errors.Stale: 412,
+    service_errors.KeyReused: 422}
+
+
+def from_service_error(exc: service_errors.ServiceError) -> ApiError:
+    status = next((s for kind, s in _SERVICE_STATUS.items() if isinstance(exc, kind)), 500)
+    return ApiError(exc.detail, code=exc.code, status=status, errors=exc.errors)
+
+
 def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(ApiError, problem_response)
     app.register_error_handler(LimitExceeded, lambda e: problem_response(from_limit(e)))
+    app.register_error_handler(service_errors.ServiceError,
+                               lambda e: problem_response(from_service_error(e)))
     app.register_error_handler(StoreError, lambda e: problem_response(from_store_error(e)))
     app.register_error_handler(InvalidObject, lambda e: problem_response(from_store_error(e)))
 

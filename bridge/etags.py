@@ -1,10 +1,10 @@
-"""ETag and If-Match handling for API resources."""
+"""ETag and If-Match handling for API resources (the comparison is the services' own)."""
 
 from __future__ import annotations
 
 from flask import request
 
-from bridge.errors import PreconditionError
+from bridge.service.calendars import check_etag
 
 
 def if_match() -> str | None:
@@ -19,6 +19,5 @@ def if_match() -> str | None:
 
 
 def check_if_match(current_etag: str) -> None:
-    expected = if_match()
-    if expected is not None and expected != "*" and expected != current_etag:
-        raise PreconditionError("The resource changed since it was read (If-Match).")
+    """412 (PRECONDITION_FAILED) unless the request's If-Match names ``current_etag``."""
+    check_etag(if_match(), current_etag)

@@ -24,9 +24,11 @@ from dataclasses import dataclass
 
 from icalendar.parser import foldline
 
+from bridge.core.availability import merge
 from bridge.core.bundle import calendar_header, stream_calendar, without_private_data
 from bridge.core.cache import BoundedLRU
 from bridge.core.expand import instances_between
+from bridge.core.times import from_ts, http_date, ical_utc, time_value
 from bridge.mapping.calendars import fields_from_props
 from bridge.occurrences import Occurrence
 from bridge.store.feeds import FeedToken
@@ -213,21 +215,6 @@ class FullFeedBody:
             yield from stream_calendar(zone_texts, texts, name, description, extra)
 
 
-def _utc(value: dt.datetime) -> str:
-    return value.astimezone(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-
-
-def _merge(periods: list[tuple[dt.datetime, dt.datetime]]
-           ) -> list[tuple[dt.datetime, dt.datetime]]:
-    merged: list[tuple[dt.datetime, dt.datetime]] = []
-    for start, end in sorted(periods):
-        if merged and start <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
-        else:
-            merged.append((start, end))
-    return merged
-
-
 def busy_periods(occurrences: Iterable[Occurrence]
                  ) -> tuple[list[tuple[dt.datetime, dt.datetime]],
                             list[tuple[dt.datetime, dt.datetime]]]:
@@ -238,9 +225,9 @@ def busy_periods(occurrences: Iterable[Occurrence]
     for occurrence in occurrences:
         if not occurrence.busy or occurrence.end <= occurrence.start:
             continue
-        is_all_day = not isinstance(occurrence.component["DTSTART"].dt, dt.datetime)
+        is_all_day = not isinstance(time_value(occurrence.component, "DTSTART"), dt.datetime)
         (all_day if is_all_day else timed).append((occurrence.start, occurrence.end))
-    return _merge(timed), _merge(all_day)
+    return merge(timed), merge(all_day)
 
 
 def busy_event(start: dt.datetime, end: dt.datetime, all_day: bool, stamp: str) -> str:
@@ -251,14 +238,10 @@ def busy_event(start: dt.datetime, end: dt.datetime, all_day: bool, stamp: str) 
         times = (f"DTSTART;VALUE=DATE:{start:%Y%m%d}\r\n"
                  f"DTEND;VALUE=DATE:{end:%Y%m%d}\r\n")
     else:
-        times = f"DTSTART:{_utc(start)}\r\nDTEND:{_utc(end)}\r\n"
+        times = f"DTSTART:{ical_utc(start)}\r\nDTEND:{ical_utc(end)}\r\n"
     return (f"BEGIN:VEVENT\r\nUID:{uid[:32]}@busy.calbridge\r\nDTSTAMP:{stamp}\r\n{times}"
             "SUMMARY:Busy\r\nTRANSP:OPAQUE\r\nX-MICROSOFT-CDO-BUSYSTATUS:BUSY\r\n"
             "END:VEVENT\r\n")
-
-
-def _instant(timestamp: int) -> dt.datetime:
-    return dt.datetime.fromtimestamp(timestamp, dt.UTC)
 
 
 def bounded_occurrences(store: CalendarStore, collection_id: int, start: dt.datetime,
@@ -274,8 +257,8 @@ def bounded_occurrences(store: CalendarStore, collection_id: int, start: dt.date
         record = match.record
         if len(found) >= max_instances:
             if max(first, record.start_ts) < min(last, record.end_ts):
-                spans.append((_instant(max(first, record.start_ts)),
-                              _instant(min(last, record.end_ts))))
+                spans.append((from_ts(max(first, record.start_ts)),
+                              from_ts(min(last, record.end_ts))))
             continue
         found += [Occurrence(record, c)
                   for c in instances_between(record.text, record.etag, start, end)]
@@ -292,8 +275,8 @@ def freebusy_body(store: CalendarStore, collection: CollectionRecord,
     found, spans = bounded_occurrences(store, collection.id, window.start, window.end,
                                        max_instances)
     timed, all_day = busy_periods(found)
-    timed = _merge([*timed, *spans])
-    stamp = _utc(dt.datetime.fromtimestamp(collection.updated_at, dt.UTC))
+    timed = merge([*timed, *spans])
+    stamp = ical_utc(from_ts(collection.updated_at))
     events = [busy_event(s, e, True, stamp) for s, e in all_day]
     events += [busy_event(s, e, False, stamp) for s, e in timed]
     return calendar_header(name, description, extra) + "".join(events) + "END:VCALENDAR\r\n"
@@ -396,7 +379,7 @@ def answer_feed(store: CalendarStore, feed: FeedToken, collection: CollectionRec
     etag = validators.etag_for(asked.gzip)
     headers = {
         "ETag": etag,
-        "Last-Modified": _http_date(validators.last_modified),
+        "Last-Modified": http_date(validators.last_modified),
         # Revalidate every time: cheap (304 from one row), and a revoked URL stops at once.
         "Cache-Control": "private, no-cache",
         "Vary": "Accept-Encoding",
@@ -419,7 +402,3 @@ def answer_feed(store: CalendarStore, feed: FeedToken, collection: CollectionRec
     full = FullFeedBody(store, collection, window, feed.include_private)
     return FeedReply(200, headers, cache.recording(etag, encoded_chunks(full, asked.gzip),
                                                    keep=lambda: full.consistent))
-
-
-def _http_date(timestamp: int) -> str:
-    return dt.datetime.fromtimestamp(timestamp, dt.UTC).strftime("%a, %d %b %Y %H:%M:%S GMT")

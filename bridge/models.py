@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Annotated
+from http import HTTPStatus
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
@@ -96,5 +97,10 @@ class WorkspacePath(ApiModel):
     workspace_uuid: str = Field(alias="workspace_uuid")
 
 
-def problem_responses(*statuses: int) -> dict[int, type[BaseModel]]:
+# The shape flask-openapi3 takes for ``responses`` (its ResponseDict, spelled out: this module
+# imports no web framework).
+Responses = dict[str | int | HTTPStatus, type[BaseModel] | dict[Any, Any] | None]
+
+
+def problem_responses(*statuses: int) -> Responses:
     return {status: Problem for status in statuses}

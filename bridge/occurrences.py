@@ -21,6 +21,7 @@ import icalendar
 from bridge.core.expand import instances_between, some_instances
 from bridge.core.limits import LimitExceeded, TooManyInstances, TooManyMatches
 from bridge.core.recurrence import Instance
+from bridge.core.times import from_ts
 from bridge.store.store import CalendarStore, ObjectRecord
 
 logger = logging.getLogger(__name__)
@@ -145,7 +146,7 @@ def walk(store: CalendarStore, calendar_ids: Sequence[int], start: dt.datetime,
     """
     # Slices start on whole seconds (as instances do), so a resume position never splits one.
     start = start.replace(microsecond=0)
-    begin = start if after is None else max(start, _utc(after.start))
+    begin = start if after is None else max(start, from_ts(after.start))
     t, examined, skipped = begin, 0, 0
     collected: list[Occurrence] = []
     whole = dt.timedelta(seconds=max(1, math.ceil((end - start).total_seconds())))
@@ -212,7 +213,3 @@ def _slice(store: CalendarStore, calendar_ids: Sequence[int], t: dt.datetime,
             if len(out) > room:
                 return None, spent
     return out, spent
-
-
-def _utc(timestamp: int) -> dt.datetime:
-    return dt.datetime.fromtimestamp(timestamp, dt.UTC)

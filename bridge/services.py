@@ -1,4 +1,5 @@
-"""What the Flask app is handed at creation: the store and the services over it."""
+"""What the Flask app is handed at creation: the store and the services over it (built once,
+by bridge.app.create_app)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from dataclasses import dataclass
 from flask import current_app
 
 from bridge.config import Settings
+from bridge.service.events import EventService
 from bridge.store.accounts import Accounts
 from bridge.store.store import CalendarStore
 from bridge.store.throttle import LoginThrottle
@@ -18,6 +20,7 @@ class Services:
     store: CalendarStore
     accounts: Accounts
     throttle: LoginThrottle
+    events: EventService
 
 
 def services() -> Services:

@@ -11,11 +11,13 @@ from radicale import config as radicale_config
 
 from bridge.store.access import authenticate, caldav_refusal, current_policy
 from bridge.store.accounts import Accounts
+from radicale_plugin.internals import check_radicale
 from radicale_plugin.store_factory import store_from_radicale_config, throttle_from_radicale_config
 
 
 class Auth(radicale_auth.BaseAuth):
     def __init__(self, configuration: radicale_config.Configuration) -> None:
+        check_radicale()
         super().__init__(configuration)
         self._store = store_from_radicale_config(configuration)
         self._accounts = Accounts(self._store)

@@ -8,17 +8,15 @@ parses any iCalendar.
 from __future__ import annotations
 
 import datetime as dt
-import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from radicale import config as radicale_config
 from radicale import item as radicale_item
 from radicale import pathutils, types
 from radicale import storage as radicale_storage
-from radicale.item import filter as radicale_filter
 from radicale.log import logger
 
 from bridge.core.bundle import bundle_calendar
@@ -26,6 +24,7 @@ from bridge.core.expand import has_instance
 from bridge.core.index import TIMESTAMP_MAX, TIMESTAMP_MIN, InvalidObject
 from bridge.core.limits import MAX_DATE_TIME, MIN_DATE_TIME, LimitExceeded, caldav_time
 from bridge.core.operations import CREATE, DELETE, missing_operations, operations_for_change
+from bridge.core.times import http_date
 from bridge.store.access import AccessPolicy, current_policy
 from bridge.store.store import (
     CalendarStore,
@@ -34,6 +33,12 @@ from bridge.store.store import (
     NotFound,
     ObjectRecord,
     PreparedObject,
+)
+from radicale_plugin.internals import (
+    check_radicale,
+    etag_of,
+    find_available_uid,
+    simplify_prefilters,
 )
 from radicale_plugin.store_factory import store_from_radicale_config
 
@@ -67,10 +72,6 @@ def require_operations(needed: Iterable[str]) -> None:
 LIMIT_PROPERTIES = ("C:max-instances", "C:min-date-time", "C:max-date-time")
 
 
-def http_date(timestamp: int) -> str:
-    return time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(timestamp))
-
-
 class Collection(radicale_storage.BaseCollection):
     """A calendar, an address book, a principal or the root ("")."""
 
@@ -95,7 +96,7 @@ class Collection(radicale_storage.BaseCollection):
 
     # -- items ---------------------------------------------------------------------------
 
-    def _item(self, record: ObjectRecord) -> radicale_item.Item:
+    def item_from(self, record: ObjectRecord) -> radicale_item.Item:
         return radicale_item.Item(
             collection=self, href=record.href, last_modified=http_date(record.last_modified),
             text=record.text, etag=record.etag, uid=record.uid, name="VCALENDAR",
@@ -108,20 +109,20 @@ class Collection(radicale_storage.BaseCollection):
             return [(href, None) for href in hrefs]
         hrefs = list(hrefs)
         found = {r.href: r for r in self.store.get_objects(self.record.id, hrefs)}
-        return [(h, self._item(found[h]) if h in found else None) for h in dict.fromkeys(hrefs)]
+        return [(h, self.item_from(found[h]) if h in found else None) for h in dict.fromkeys(hrefs)]
 
     def get_all(self) -> Iterable[radicale_item.Item]:
         if self._record is None:
             return []
-        return [self._item(r) for r in self.store.get_objects(self.record.id)]
+        return [self.item_from(r) for r in self.store.get_objects(self.record.id)]
 
     def get_filtered(self, filters: Iterable[ET.Element]
                      ) -> Iterable[tuple[radicale_item.Item, bool]]:
         if not self.tag or self._record is None:
             return []
-        tag, start, end, simple = radicale_filter.simplify_prefilters(filters, self.tag)
+        tag, start, end, simple = simplify_prefilters(filters, self.tag)
         if start == TIMESTAMP_MIN and end == TIMESTAMP_MAX:
-            return [(self._item(r), simple) for r in self.store.get_objects(self.record.id)
+            return [(self.item_from(r), simple) for r in self.store.get_objects(self.record.id)
                     if tag is None or r.component == tag]
         results = []
         for match in self.store.objects_in_window(self.record.id, start, end, component=tag):
@@ -137,7 +138,7 @@ class Collection(radicale_storage.BaseCollection):
                 matched = True
             else:  # Radicale's own envelope rule
                 matched = simple and (start <= record.start_ts or record.end_ts <= end)
-            results.append((self._item(record), matched))
+            results.append((self.item_from(record), matched))
         return results
 
     @staticmethod
@@ -163,7 +164,7 @@ class Collection(radicale_storage.BaseCollection):
         except Conflict as exc:
             raise ValueError(str(exc)) from exc
         self._refresh()
-        return self._item(new), (self._item(old) if old else None)
+        return self.item_from(new), (self.item_from(old) if old else None)
 
     def _check_operations(self, href: str, new_text: str) -> None:
         policy = current_policy.get()
@@ -224,7 +225,10 @@ class Collection(radicale_storage.BaseCollection):
         return self.store.changes_since(self.record.id, old_token)
 
     def _refresh(self) -> None:
-        self._record = self.store.get_collection_by_id(self.record.id)
+        record = self.store.get_collection_by_id(self.record.id)
+        if record is None:
+            raise NotFound(f"collection {self.record.id} is gone")
+        self._record = record
 
 
 class Storage(radicale_storage.BaseStorage):
@@ -234,6 +238,7 @@ class Storage(radicale_storage.BaseStorage):
     _supports_problematic_chars = True
 
     def __init__(self, configuration: radicale_config.Configuration) -> None:
+        check_radicale()
         super().__init__(configuration)
         self.store = store_from_radicale_config(configuration)
 
@@ -257,8 +262,8 @@ class Storage(radicale_storage.BaseStorage):
             root = Collection(self, "", None)
             yield root
             if depth != "0":
-                for record in self.store.child_collections(""):
-                    yield Collection(self, record.path, record)
+                for top in self.store.child_collections(""):
+                    yield Collection(self, top.path, top)
             return
         record = self.store.get_collection(sane_path)
         if record is None:
@@ -268,7 +273,7 @@ class Storage(radicale_storage.BaseStorage):
                 return
             found = self.store.get_objects(parent.id, [href])
             if found:
-                yield Collection(self, parent.path, parent)._item(found[0])
+                yield Collection(self, parent.path, parent).item_from(found[0])
             return
         collection = Collection(self, record.path, record)
         yield collection
@@ -276,7 +281,7 @@ class Storage(radicale_storage.BaseStorage):
             return
         for item_record in self.store.get_objects(record.id):
             with child_context(sane_path, item_record.href):
-                yield collection._item(item_record)
+                yield collection.item_from(item_record)
         for child in self.store.child_collections(sane_path):
             yield Collection(self, child.path, child)
 
@@ -305,7 +310,7 @@ class Storage(radicale_storage.BaseStorage):
         record, replaced, written = self.store.create_collection(
             sane_path, props, objects, workspace_id=_workspace_of(current_policy.get()))
         collection = Collection(self, record.path, record)
-        return collection, {h: collection._item(r) for h, r in replaced.items()}, written
+        return collection, {h: collection.item_from(r) for h, r in replaced.items()}, written
 
     @types.contextmanager
     def acquire_lock(self, mode: str, user: str = "", *args: Any, **kwargs: Any
@@ -323,7 +328,7 @@ class Storage(radicale_storage.BaseStorage):
         for record in self.store.child_collections(""):
             for child in [record, *self.store.child_collections(record.path)]:
                 for obj in self.store.get_objects(child.id):
-                    if radicale_item.get_etag(obj.text) != obj.etag:
+                    if etag_of(obj.text) != obj.etag:
                         logger.error("etag mismatch for %s/%s", child.path, obj.href)
                         ok = False
         return ok
@@ -342,15 +347,11 @@ def _instant(timestamp: int) -> dt.datetime:
 def _free_href(uid: str, taken: set[str]) -> str:
     """The href multifilesystem would pick for an object of a whole-collection PUT."""
     for candidate in (uid if uid.lower().endswith(".ics") else uid + ".ics",
-                      radicale_item.get_etag(uid).strip('"') + ".ics"):
+                      etag_of(uid).strip('"') + ".ics"):
         if pathutils.is_safe_filesystem_path_component(candidate) and candidate not in taken:
             taken.add(candidate)
             return candidate
-    href = radicale_item.find_available_uid(lambda h: h in taken, ".ics")
+    href = find_available_uid(lambda h: h in taken, ".ics")
     taken.add(href)
     return href
 
-
-@contextmanager
-def _noop() -> Iterator[None]:
-    yield

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 import uuid
 from collections.abc import Callable
@@ -12,10 +11,13 @@ from flask_openapi3 import APIBlueprint, Tag
 from pydantic import Field
 
 from bridge.auth import calendar_of_request, require_scope, workspace_of_request
-from bridge.errors import AccessDenied, CalendarNotFound, ValidationFailed
+from bridge.core.times import iso_z
+from bridge.errors import AccessDenied, ValidationFailed
 from bridge.etags import check_if_match, if_match
 from bridge.mapping.calendars import fields_from_props, props_with_fields
 from bridge.models import ApiModel, DatabaseId, TimeZoneName, WorkspacePath, problem_responses
+from bridge.service import calendars as calendar_service
+from bridge.service.schedules import schedules_of
 from bridge.services import services
 from bridge.store.access import READ, WRITE
 from bridge.store.accounts import Workspace
@@ -27,10 +29,6 @@ calendars_blueprint = APIBlueprint(
     abp_security=[{"bearer": []}], abp_responses=problem_responses(401, 403, 404, 429))
 
 COLOR_PATTERN = r"^#[0-9A-Fa-f]{6}$"
-
-
-def iso(timestamp: int) -> str:
-    return dt.datetime.fromtimestamp(timestamp, dt.UTC).isoformat().replace("+00:00", "Z")
 
 
 class ScheduleResponse(ApiModel):  # completed by the schedules module
@@ -103,8 +101,6 @@ class DeletedResponse(ApiModel):
 
 def render_calendar(record: CollectionRecord, workspace: Workspace,
                     include_schedules: bool = False) -> dict:
-    from bridge.api.schedules import schedules_of  # schedules live in the same properties
-
     svc = services()
     fields = fields_from_props(record.props, record.path.rsplit("/", 1)[-1])
     owner = svc.accounts.get_user(record.owner)
@@ -116,8 +112,8 @@ def render_calendar(record: CollectionRecord, workspace: Workspace,
         owner=record.owner, owner_email=owner.email if owner else None,
         availability_mode="scheduled" if schedules else "open",
         schedules=schedules if include_schedules else None, etag=record.etag,
-        sync_token=record.sync_token, created_at=iso(record.created_at),
-        updated_at=iso(record.updated_at))
+        sync_token=record.sync_token, created_at=iso_z(record.created_at),
+        updated_at=iso_z(record.updated_at))
     # Every declared field is present (null when unset); schedules only when asked for.
     return response.model_dump(by_alias=True,
                                exclude=None if include_schedules else {"schedules"})
@@ -140,16 +136,9 @@ def revision_of(record: CollectionRecord) -> int | None:
 
 def update_props(record: CollectionRecord,
                  change: Callable[[CollectionRecord], dict[str, str]]) -> CollectionRecord:
-    """Write ``change(current)`` over the calendar's properties as they are inside its write
-    lock: a concurrent event write does not fail it (only If-Match gives 412), and a concurrent
-    property edit (another schedule, a client's PROPPATCH) is not lost."""
-    store = services().store
-    with store.write(record.path):
-        current = store.get_collection_by_id(record.id)
-        if current is None:
-            raise CalendarNotFound()
-        check_if_match(current.etag)
-        return store.set_props(current.id, change(current))
+    """``change(current)`` over the calendar's properties as they are inside its write lock
+    (bridge.service.calendars); the request's If-Match is checked there again."""
+    return calendar_service.update_props(services().store, record, change, if_match())
 
 
 @calendars_blueprint.get("", responses={200: CalendarPage, **problem_responses(400)})

@@ -5,7 +5,7 @@ the secret in the URL is the credential)."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Literal, cast
 from urllib.parse import urlsplit, urlunsplit
 
 from flask import Response, request
@@ -13,13 +13,14 @@ from flask_openapi3 import APIBlueprint, Tag
 from pydantic import ConfigDict, Field, ValidationInfo, field_validator
 from pydantic.alias_generators import to_camel
 
-from bridge.api.calendars import iso
 from bridge.auth import calendar_of_request, require_scope, workspace_of_request
+from bridge.core.times import iso_z, iso_z_or_none
 from bridge.errors import ResourceNotFound, ValidationFailed
 from bridge.feeds import FeedLimits, FeedRequest, answer_feed
 from bridge.models import (
     ApiModel,
     DatabaseId,
+    Responses,
     StorableValuesModel,
     WorkspacePath,
     problem_responses,
@@ -119,19 +120,20 @@ def feed_urls(token: str) -> tuple[str, str]:
 
 
 def render_feed(feed: FeedToken, token: str | None = None) -> dict:
-    fields = dict(
-        id=feed.id, calendar_id=feed.calendar_id, kind=feed.kind,
+    response = FeedResponse(
+        id=feed.id, calendar_id=feed.calendar_id,
+        kind=cast(FeedKind, feed.kind),  # the store keeps only the kinds this API writes
         window_past_days=feed.window_past_days, window_future_days=feed.window_future_days,
         include_private=feed.include_private, token_prefix=feed.masked_token,
         masked_url=feed_urls(feed.masked_token)[0],
         status="revoked" if feed.revoked_at is not None else "active",
-        created_at=iso(feed.created_at),
-        last_used_at=iso(feed.last_used_at) if feed.last_used_at is not None else None,
-        revoked_at=iso(feed.revoked_at) if feed.revoked_at is not None else None)
+        created_at=iso_z(feed.created_at), last_used_at=iso_z_or_none(feed.last_used_at),
+        revoked_at=iso_z_or_none(feed.revoked_at))
     if token is None:
-        return FeedResponse(**fields).model_dump(by_alias=True)
+        return response.model_dump(by_alias=True)
     url, webcal_url = feed_urls(token)
-    return CreatedFeed(**fields, url=url, webcal_url=webcal_url).model_dump(by_alias=True)
+    return CreatedFeed(**response.model_dump(), url=url, webcal_url=webcal_url
+                       ).model_dump(by_alias=True)
 
 
 def feed_limits() -> FeedLimits:
@@ -213,7 +215,7 @@ def revoke_feed(path: FeedPath):  # type: ignore[no-untyped-def]
     return render_feed(FeedTokens(services().store).revoke(feed.id))
 
 
-ICS_RESPONSES = {
+ICS_RESPONSES: Responses = {
     200: {"description": "The calendar as one VCALENDAR",
           "content": {"text/calendar": {"schema": {"type": "string"}}}},
     304: {"description": "Not modified since the ETag or If-Modified-Since"},

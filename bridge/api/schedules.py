@@ -14,9 +14,9 @@ from flask import Response, jsonify
 from flask_openapi3 import APIBlueprint, Tag
 from pydantic import Field, RootModel, field_validator, model_validator
 
-from bridge.api.calendars import update_props
 from bridge.auth import calendar_of_request, workspace_of_request
-from bridge.core.availability import (
+from bridge.core.availability import (  # AVAILABILITY_PROP is kept importable from here
+    AVAILABILITY_PROP,
     DAY_NAMES,
     WEEKDAYS,
     Schedule,
@@ -27,14 +27,14 @@ from bridge.core.availability import (
     with_schedule,
 )
 from bridge.errors import ResourceNotFound, ValidationFailed
-from bridge.etags import check_if_match
+from bridge.etags import check_if_match, if_match
 from bridge.mapping.calendars import fields_from_props
 from bridge.models import ApiModel, DatabaseId, TimeZoneName, WorkspacePath, problem_responses
 from bridge.occurrences import expand_occurrences
+from bridge.service.calendars import update_props
+from bridge.service.schedules import ScheduleResponse, render_schedule, schedules_of
 from bridge.services import services
 from bridge.store.store import CollectionRecord, now_ts
-
-AVAILABILITY_PROP = "C:calendar-availability"
 
 schedules_blueprint = APIBlueprint(
     "schedules", __name__, url_prefix="/api/v2/w/<workspace_uuid>/calendars/<int:calendar_id>",
@@ -47,10 +47,6 @@ _TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$|^24:00$")
 def _minutes(value: str) -> int:
     hours, minutes = value.split(":")
     return int(hours) * 60 + int(minutes)
-
-
-def _clock(minutes: int) -> str:
-    return f"{minutes // 60:02d}:{minutes % 60:02d}"
 
 
 def _weekday(value: str | int) -> int:
@@ -123,28 +119,6 @@ class UpdateScheduleRequest(_ScheduleFields):
         return value
 
 
-class ScheduleResponse(ApiModel):
-    id: int
-    calendar_id: int
-    uid: str
-    name: str
-    description: str | None
-    type: str
-    timezone: str
-    recurrence: str
-    days_of_week: list[str]
-    day_of_month: int | None
-    start_time: str
-    end_time: str
-    start_date: dt.date
-    end_date: dt.date | None
-    exceptions: list[dt.date]
-    priority: int
-    rrule: str | None
-    created_at: str
-    updated_at: str
-
-
 class ScheduleList(RootModel[list[ScheduleResponse]]):
     """Seed 000: "List of CalendarScheduleResponse", a JSON array."""
 
@@ -183,29 +157,6 @@ class SlotsResponse(ApiModel):
     slots: dict[str, list[Slot]]
 
 
-def _iso(timestamp: int) -> str:
-    return dt.datetime.fromtimestamp(timestamp, dt.UTC).isoformat().replace("+00:00", "Z")
-
-
-def schedules_of(record: CollectionRecord) -> list[dict]:
-    return [render_schedule(s, record.id) for s in stored_schedules(
-        record.props.get(AVAILABILITY_PROP))]
-
-
-def render_schedule(schedule: Schedule, calendar_id: int) -> dict:
-    return ScheduleResponse(
-        id=schedule.id, calendar_id=calendar_id, uid=schedule.uid, name=schedule.name,
-        description=schedule.description, type=schedule.kind, timezone=schedule.timezone,
-        recurrence=schedule.recurrence,
-        days_of_week=[DAY_NAMES[d] for d in schedule.days_of_week],
-        day_of_month=schedule.day_of_month, start_time=_clock(schedule.start_minute),
-        end_time=_clock(schedule.end_minute), start_date=schedule.start_date,
-        end_date=schedule.end_date, exceptions=list(schedule.exceptions),
-        priority=schedule.priority, rrule=schedule.rrule,
-        created_at=_iso(schedule.created_at), updated_at=_iso(schedule.updated_at),
-    ).model_dump(by_alias=True, mode="json")
-
-
 def _build(base: Schedule | None, body: _ScheduleFields, record: CollectionRecord,
            schedule_id: int) -> Schedule:
     """The schedule after applying ``body`` over ``base`` (None: a new one), validated."""
@@ -214,42 +165,46 @@ def _build(base: Schedule | None, body: _ScheduleFields, record: CollectionRecor
     calendar_zone = fields_from_props(record.props, "").timezone or "UTC"
     zone = body.timezone or (base.timezone if base else calendar_zone)
     today = dt.datetime.now(ZoneInfo(zone)).date()
-    values = {
-        "name": getattr(body, "name", None) or (base.name if base else ""),
-        "kind": body.type or (base.kind if base else "available"),
-        "recurrence": body.recurrence or (base.recurrence if base else "weekly"),
-        "start_minute": _minutes(body.start_time) if body.start_time else
+    kind = body.type or (base.kind if base else "available")
+    schedule = Schedule(
+        id=schedule_id, uid=base.uid if base else f"{uuid.uuid4()}@calbridge",
+        name=getattr(body, "name", None) or (base.name if base else ""),
+        kind=kind, timezone=zone,
+        recurrence=body.recurrence or (base.recurrence if base else "weekly"),
+        start_minute=_minutes(body.start_time) if body.start_time else
         (base.start_minute if base else 0),
-        "end_minute": _minutes(body.end_time) if body.end_time else
+        end_minute=_minutes(body.end_time) if body.end_time else
         (base.end_minute if base else 0),
-        "start_date": body.start_date or (base.start_date if base else today),
-        "end_date": body.end_date if "end_date" in given else (base.end_date if base else None),
-        "days_of_week": tuple(sorted({_weekday(d) for d in body.days_of_week}))
+        start_date=body.start_date or (base.start_date if base else today),
+        end_date=body.end_date if "end_date" in given else (base.end_date if base else None),
+        days_of_week=tuple(sorted({_weekday(d) for d in body.days_of_week}))
         if body.days_of_week is not None else (base.days_of_week if base else ()),
-        "day_of_month": body.day_of_month if "day_of_month" in given else
+        day_of_month=body.day_of_month if "day_of_month" in given else
         (base.day_of_month if base else None),
-        "exceptions": tuple(sorted(set(body.exceptions))) if body.exceptions is not None
+        exceptions=tuple(sorted(set(body.exceptions))) if body.exceptions is not None
         else (base.exceptions if base else ()),
-        "description": body.description if "description" in given else
+        description=body.description if "description" in given else
         (base.description if base else None),
-    }
+        created_at=base.created_at if base else now, updated_at=now,
+        priority=9 if kind == "available" else 1)
+    _check(schedule)
+    return schedule
+
+
+def _check(schedule: Schedule) -> None:
     errors = []
-    if values["end_minute"] <= values["start_minute"]:
+    if schedule.end_minute <= schedule.start_minute:
         errors.append(("endTime", "endTime must be after startTime"))
-    if values["recurrence"] == "weekly" and not values["days_of_week"]:
+    if schedule.recurrence == "weekly" and not schedule.days_of_week:
         errors.append(("daysOfWeek", "a weekly schedule needs daysOfWeek"))
-    if values["recurrence"] == "monthly" and values["day_of_month"] in (None, 0):
+    if schedule.recurrence == "monthly" and schedule.day_of_month in (None, 0):
         errors.append(("dayOfMonth", "a monthly schedule needs dayOfMonth (1..31 or -1)"))
-    if values["end_date"] is not None and values["end_date"] < values["start_date"]:
+    if schedule.end_date is not None and schedule.end_date < schedule.start_date:
         errors.append(("endDate", "endDate is before startDate"))
     if errors:
         raise ValidationFailed("Invalid schedule: " + "; ".join(m for _, m in errors),
                                errors=[{"field": f, "code": "invalid", "message": m}
                                        for f, m in errors])
-    return Schedule(id=schedule_id, uid=base.uid if base else f"{uuid.uuid4()}@calbridge",
-                    timezone=zone, created_at=base.created_at if base else now,
-                    updated_at=now, priority=9 if values["kind"] == "available" else 1,
-                    **values)
 
 
 def _save(record: CollectionRecord,
@@ -270,7 +225,7 @@ def _save(record: CollectionRecord,
             props.pop(AVAILABILITY_PROP, None)
         return props
 
-    updated = update_props(record, props_after)
+    updated = update_props(services().store, record, props_after, if_match())
     return updated, done[0]
 
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Literal
 
 from flask_openapi3 import APIBlueprint, Tag
 from pydantic import Field
 
 from bridge.auth import current_policy, workspace_of_request
+from bridge.core.times import iso_z_or_none
 from bridge.errors import AccessDenied, ResourceNotFound, ValidationFailed
 from bridge.models import ApiModel, DatabaseId, WorkspacePath, problem_responses
 from bridge.services import services
@@ -22,12 +22,6 @@ tokens_blueprint = APIBlueprint("tokens", __name__, url_prefix="/api",
 
 Scope = Literal["calendars:read", "calendars:write", "calendars:admin"]
 AccessLevel = Literal["free_busy_only", "view_only", "full_access"]
-
-
-def _iso(timestamp: int | None) -> str | None:
-    if timestamp is None:
-        return None
-    return dt.datetime.fromtimestamp(timestamp, dt.UTC).isoformat().replace("+00:00", "Z")
 
 
 class TokenResponse(ApiModel):
@@ -93,8 +87,9 @@ def token_response(record: Token, model: type[TokenResponse] = TokenResponse,
         visible_fields=list(token.visible_fields),
         calendar_ids=None if token.calendar_ids is None else list(token.calendar_ids),
         timeframe_past_days=token.past_days, timeframe_future_days=token.future_days,
-        expires_at=_iso(token.expires_at), revoked_at=_iso(token.revoked_at),
-        last_used_at=_iso(token.last_used_at), created_at=_iso(token.created_at) or "",
+        expires_at=iso_z_or_none(token.expires_at), revoked_at=iso_z_or_none(token.revoked_at),
+        last_used_at=iso_z_or_none(token.last_used_at),
+        created_at=iso_z_or_none(token.created_at) or "",
         **extra)
     return data.model_dump(by_alias=True)
 

@@ -30,6 +30,8 @@ logger = logging.getLogger(__name__)
 WEEKDAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
 DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 UNAVAILABLE_COMPONENT = "X-CALBRIDGE-UNAVAILABLE"
+# The calendar property (CalDAV, RFC 7953) that holds every schedule of a calendar.
+AVAILABILITY_PROP = "C:calendar-availability"
 Recurrence = Literal["once", "daily", "weekly", "monthly"]
 Kind = Literal["available", "unavailable"]
 Interval = tuple[dt.datetime, dt.datetime]

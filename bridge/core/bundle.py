@@ -9,31 +9,29 @@ from collections.abc import Iterable, Iterator
 from icalendar import Parameters, vText
 from icalendar.parser import Contentline
 
-_TZID = re.compile(r"^TZID:(.*)$", re.MULTILINE)
-_BEGIN_TZ = "BEGIN:VTIMEZONE\r\n"
-_END_TZ = "END:VTIMEZONE\r\n"
+from bridge.core.codec import Document
 
 
 def _components(text: str) -> tuple[list[tuple[str, str]], str]:
     """(VTIMEZONE blocks with their TZID, the other components) of one stored object."""
     if "\r\n" not in text:
         text = text.replace("\n", "\r\n")
-    start = text.find("BEGIN:VCALENDAR")
-    first = text.find("\r\nBEGIN:", start + len("BEGIN:VCALENDAR"))
-    end = text.rfind("END:VCALENDAR")
-    if start < 0 or first < 0 or end < first:
-        return [], ""
-    body = text[first + 2:end]
     zones: list[tuple[str, str]] = []
-    while (i := body.find(_BEGIN_TZ)) != -1:
-        j = body.find(_END_TZ, i)
-        if j < 0:
-            break
-        block = body[i:j + len(_END_TZ)]
-        match = _TZID.search(block)
-        zones.append((match.group(1).strip() if match else "", block))
-        body = body[:i] + body[j + len(_END_TZ):]
-    return zones, body
+    body: list[str] = []
+    between: list[str] = []  # raw text after a component, kept if another one follows
+    for part in Document.parse(text).parts:
+        if isinstance(part, str):
+            if zones or body:
+                between.append(part)
+        elif part.name == "VTIMEZONE":
+            zones.append(((part.first_value("TZID") or "").strip(), part.text()))
+            body += between
+            between = []
+        else:
+            body += between
+            body.append(part.text())
+            between = []
+    return zones, "".join(body)
 
 
 # Left out of a published feed unless its creator asked for them: the owner's reminders, and

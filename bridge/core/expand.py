@@ -19,6 +19,7 @@ from typing import Any
 import icalendar
 
 from bridge.core.cache import BoundedLRU
+from bridge.core.codec import Document
 from bridge.core.etag import etag_of
 from bridge.core.limits import Limits
 from bridge.core.recurrence import (
@@ -58,30 +59,11 @@ def _ical_time(name: str, value: dt.date | dt.datetime) -> str:
 
 def component_blocks(text: str, name: str = "VEVENT") -> list[list[str]]:
     """The raw content lines (unfolded lines kept with their continuations) of each top-level
-    ``name`` component, in the order they appear."""
+    ``name`` component, in the order they appear, with CRLF line ends taken off."""
     if "\r\n" not in text:
         text = text.replace("\n", "\r\n")
-    blocks: list[list[str]] = []
-    current: list[str] | None = None
-    depth = 0
-    for line in text.split("\r\n"):
-        if not line:
-            continue
-        if line.startswith("BEGIN:"):
-            depth += 1
-            if depth == 2 and line[6:].strip().upper() == name:
-                current = []
-        if current is not None:
-            if line[0] in " \t" and current:
-                current[-1] += "\r\n" + line
-            else:
-                current.append(line)
-        if line.startswith("END:"):
-            if depth == 2 and current is not None:
-                blocks.append(current)
-                current = None
-            depth -= 1
-    return blocks
+    return [[line for raw in block.lines() if (line := raw.removesuffix("\r\n"))]
+            for block in Document.parse(text).blocks(name)]
 
 
 _NAME = re.compile(r"[A-Za-z0-9-]+")

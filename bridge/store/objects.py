@@ -16,6 +16,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+import icalendar
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
@@ -63,8 +64,8 @@ class Objects:
         self.settings = settings
 
     def prepare(self, text: str, envelope: tuple[int, int] | None = None,
-                now: dt.datetime | None = None, *,
-                check_limits: bool | None = None) -> PreparedObject:
+                now: dt.datetime | None = None, *, check_limits: bool | None = None,
+                parsed: icalendar.Calendar | None = None) -> PreparedObject:
         """Validate and index one object. ``envelope`` is the stored or Radicale's envelope if
         known, else computed from the same parse as the index (``bridge.core.envelope``);
         ``now`` places the rolling window (maintenance passes its own clock).
@@ -75,10 +76,11 @@ class Objects:
         no envelope is given, i.e. for text the store sees first (REST, import); with an
         envelope the text comes from Radicale, whose PUT seam checked it, or from the store
         itself (re-indexing, where a lowered limit must never make a stored object fail).
+        ``parsed`` is ``parse_object(text)`` when the caller has it already (one parse a write).
         """
         if len(text.encode()) > self.settings.max_object_bytes:
             raise InvalidObject(f"object larger than {self.settings.max_object_bytes} bytes")
-        cal = parse_object(text)
+        cal = parsed if parsed is not None else parse_object(text)
         if check_limits is None:
             check_limits = envelope is None
         if check_limits:  # before the envelope, which walks every instance of a finite rule

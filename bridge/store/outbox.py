@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from bridge.core.itip import ItipMessage
 from bridge.core.mail_header import single_line
 from bridge.core.times import now_ts
 from bridge.store.engine import Transactions, inserted_id
@@ -25,15 +26,8 @@ MAX_BACKOFF_SECONDS = 6 * 3600
 MAX_ERROR_LENGTH = 2000
 
 
-@dataclass(frozen=True)
-class OutgoingMessage:
-    method: str
-    event_uid: str
-    sender: str
-    recipients: tuple[str, ...]
-    subject: str
-    body_text: str
-    calendar_text: str
+# The messages the core's iTIP decisions describe are what the outbox queues.
+OutgoingMessage = ItipMessage
 
 
 def shorten(text: str, limit: int) -> str:

@@ -17,6 +17,7 @@ import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 
+import icalendar
 from sqlalchemy.engine import Connection, Engine
 
 from bridge.core.index import InvalidObject, object_uid_and_component, parse_object
@@ -77,10 +78,11 @@ class CalendarStore:
         return self.db.write(*lock_paths)
 
     def prepare(self, text: str, envelope: tuple[int, int] | None = None,
-                now: dt.datetime | None = None, *,
-                check_limits: bool | None = None) -> PreparedObject:
+                now: dt.datetime | None = None, *, check_limits: bool | None = None,
+                parsed: icalendar.Calendar | None = None) -> PreparedObject:
         """See ``Objects.prepare``: pure CPU, run before any lock is taken."""
-        return self.objects.prepare(text, envelope, now, check_limits=check_limits)
+        return self.objects.prepare(text, envelope, now, check_limits=check_limits,
+                                    parsed=parsed)
 
     # -- collections ---------------------------------------------------------------------------
 

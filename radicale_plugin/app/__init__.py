@@ -12,7 +12,6 @@ from typing import Any
 
 from radicale import config as radicale_config
 from radicale import types
-from radicale.app import Application
 
 from bridge.store.access import caldav_refusal, current_policy
 from radicale_plugin.app.delete import ApplicationPartGuardedDelete
@@ -21,6 +20,7 @@ from radicale_plugin.app.propfind import ApplicationPartListingPropfind
 from radicale_plugin.app.props import ApplicationPartPropertyLimits
 from radicale_plugin.app.put import ApplicationPartLimitedPut
 from radicale_plugin.app.report import ApplicationPartExpandReport
+from radicale_plugin.internals import Application, check_application
 from radicale_plugin.store_factory import throttle_from_radicale_config
 
 
@@ -41,6 +41,7 @@ class CalbridgeApplication(ApplicationPartExpandReport, ApplicationPartListingPr
                            Application):
     def __init__(self, configuration: radicale_config.Configuration) -> None:
         super().__init__(configuration)
+        check_application(self)  # a Radicale outside the supported range fails here, named
         self._throttle = throttle_from_radicale_config(configuration)
 
     def __call__(self, environ: types.WSGIEnviron, start_response: Callable[..., Any]

@@ -7,20 +7,20 @@ a token allowed to edit but not to delete events is told apart here. The root is
 
 from __future__ import annotations
 
-from radicale import httputils, pathutils, types
-from radicale.app.base import ApplicationBase
+from radicale import pathutils, types
 
 from bridge.core.operations import DELETE
 from bridge.store.access import current_policy
+from radicale_plugin.internals import NOT_ALLOWED, DeletePart
 
 
-class ApplicationPartGuardedDelete(ApplicationBase):
+class ApplicationPartGuardedDelete(DeletePart):
     def do_DELETE(self, environ: types.WSGIEnviron, base_prefix: str, path: str, user: str,
                   user_groups: set, request_info: dict) -> types.WSGIResponse:
         parts = [p for p in pathutils.strip_path(path).split("/") if p]
         if not parts:
-            return httputils.NOT_ALLOWED
+            return NOT_ALLOWED
         policy = current_policy.get()
         if len(parts) > 2 and policy is not None and not policy.may_operate(DELETE):
-            return httputils.NOT_ALLOWED
+            return NOT_ALLOWED
         return super().do_DELETE(environ, base_prefix, path, user, user_groups, request_info)

@@ -8,10 +8,15 @@ import zlib
 from http import client
 
 from radicale import pathutils, types
-from radicale.app.base import Access, ApplicationBase
-from radicale.app.get import propose_filename, requests_freebusy_view
 
 from bridge.core.cache import BoundedLRU
+from radicale_plugin.internals import (
+    Access,
+    GetPart,
+    propose_filename,
+    requests_freebusy_view,
+    writable,
+)
 from radicale_plugin.storage import Collection
 
 MAX_FILENAME_CHARS = 100
@@ -56,12 +61,12 @@ def short_filename(name: str, limit: int = MAX_FILENAME_CHARS) -> str:
         else name[:limit]
 
 
-class ApplicationPartCollectionGet(ApplicationBase):
+class ApplicationPartCollectionGet(GetPart):
     def do_GET(self, environ: types.WSGIEnviron, base_prefix: str, path: str, user: str,
                user_groups: set, request_info: dict) -> types.WSGIResponse:
         response = None
         sane = pathutils.strip_path(path)
-        if sane.count("/") == 1 and not sane.startswith(".") and not self._sharing._enabled \
+        if sane.count("/") == 1 and not sane.startswith(".") and not self.sharing_enabled \
                 and not requests_freebusy_view(environ):
             response = self._calendar_get(environ, path, user, user_groups)
         if response is not None:
@@ -71,20 +76,20 @@ class ApplicationPartCollectionGet(ApplicationBase):
     def _calendar_get(self, environ: types.WSGIEnviron, path: str, user: str,
                       user_groups: set) -> types.WSGIResponse | None:
         """None: not a calendar this path answers; Radicale's own GET does."""
-        access = Access(self._rights, user, user_groups, path)
+        access = Access(self.rights, user, user_groups, path)
         if not access.check("r"):
             return None
         gzip = _accepts_gzip(environ)
-        with self._storage.acquire_lock("r", user):
-            collection = next(iter(self._storage.discover(path)), None)
+        with self.storage.acquire_lock("r", user):
+            collection = next(iter(self.storage.discover(path)), None)
             if not isinstance(collection, Collection) or collection.tag != "VCALENDAR" or \
                     not access.check("r", collection):
                 return None
             record = collection.record
             headers = {"Content-Type": "text/calendar; charset=utf-8",
                        "Last-Modified": collection.last_modified, "ETag": record.etag,
-                       "Content-Disposition": self._content_disposition_attachment(
-                           short_filename(propose_filename(collection, None)))}
+                       "Content-Disposition": self.attachment_disposition(
+                           short_filename(propose_filename(collection)))}
             if record.etag in [t.strip() for t in
                                environ.get("HTTP_IF_NONE_MATCH", "").split(",")]:
                 return client.NOT_MODIFIED, headers, None, None
@@ -99,7 +104,7 @@ class ApplicationPartCollectionGet(ApplicationBase):
             headers["Content-Encoding"] = "gzip"
             headers["Vary"] = "Accept-Encoding"
             # Already compressed: Radicale compresses what it is handed after do_GET returns.
-            environ["HTTP_ACCEPT_ENCODING"] = ""
+            writable(environ)["HTTP_ACCEPT_ENCODING"] = ""
         return client.OK, headers, body, None
 
 

@@ -1,23 +1,30 @@
 """PROPFIND depth 1 on a calendar, for the properties sync clients list: answered from the
-index columns (href, etag, last-modified, component) without loading or parsing any object."""
+index columns (href, etag, last-modified, component) without loading or parsing any object.
+
+The collection's own response is Radicale's (its depth-0 answer, parsed); the members follow
+it in one document written by ``MultistatusWriter``.
+"""
 
 from __future__ import annotations
 
 import io
 import xml.etree.ElementTree as ET
 from urllib.parse import quote
-from xml.sax.saxutils import escape
 
 import defusedxml.ElementTree as DefusedET
-from radicale import httputils, types
-from radicale.app.base import Access, ApplicationBase
+from radicale import types
 
-from radicale_plugin.storage import Collection, http_date
+from bridge.core.times import http_date
+from radicale_plugin.app.multistatus import MultistatusWriter
+from radicale_plugin.internals import NOT_ALLOWED, Access, PropfindPart, read_raw_body, rewind_body
+from radicale_plugin.storage import Collection
 
 _D = "{DAV:}"
-LISTING_PROPS = frozenset({f"{_D}getetag", f"{_D}getlastmodified", f"{_D}getcontenttype",
-                           f"{_D}resourcetype"})
-_CLOSING = b"</multistatus>"
+GETETAG, GETLASTMODIFIED, GETCONTENTTYPE, RESOURCETYPE = (
+    f"{_D}getetag", f"{_D}getlastmodified", f"{_D}getcontenttype", f"{_D}resourcetype")
+LISTING_PROPS = frozenset({GETETAG, GETLASTMODIFIED, GETCONTENTTYPE, RESOURCETYPE})
+# href, etag, last modified (seconds), component: the store's object summaries
+Row = tuple[str, str, int, str]
 
 
 def listing_props(body: bytes) -> list[str] | None:
@@ -35,56 +42,70 @@ def listing_props(body: bytes) -> list[str] | None:
     return tags if tags and set(tags) <= LISTING_PROPS else None
 
 
-def item_response(href: str, etag: str, last_modified: int, component: str, props: list[str],
-                  encoding: str) -> str:
-    values = []
+def row_texts(row: Row, props: list[str], encoding: str) -> list[str]:
+    """The requested properties of one member, from its index row, in the order asked."""
+    _, etag, last_modified, component = row
+    texts = []
     for tag in props:
-        if tag == f"{_D}getetag":
-            values.append(f"<getetag>{escape(etag)}</getetag>")
-        elif tag == f"{_D}getlastmodified":
-            values.append(f"<getlastmodified>{http_date(last_modified)}</getlastmodified>")
-        elif tag == f"{_D}getcontenttype":
-            values.append(f"<getcontenttype>text/calendar;charset={encoding};"
-                          f"component={component}</getcontenttype>")
+        if tag == GETETAG:
+            texts.append(etag)
+        elif tag == GETLASTMODIFIED:
+            texts.append(http_date(last_modified))
+        elif tag == GETCONTENTTYPE:
+            texts.append(f"text/calendar;charset={encoding};component={component}")
         else:
-            values.append("<resourcetype />")
-    return (f"<response><href>{escape(href)}</href><propstat><prop>{''.join(values)}</prop>"
-            "<status>HTTP/1.1 200 OK</status></propstat></response>")
+            texts.append("")  # resourcetype: an object is no collection
+    return texts
 
 
-class ApplicationPartListingPropfind(ApplicationBase):
+def parsed_multistatus(status: int, answer: object) -> ET.Element | None:
+    """Radicale's answer as a document, if it is a multistatus this path can extend."""
+    if status != 207 or not isinstance(answer, bytes):
+        return None
+    try:
+        root = DefusedET.fromstring(answer)
+    except ET.ParseError:
+        return None
+    return root if root.tag == f"{_D}multistatus" else None
+
+
+class ApplicationPartListingPropfind(PropfindPart):
     def do_PROPFIND(self, environ: types.WSGIEnviron, base_prefix: str, path: str, user: str,
                     user_groups: set, request_info: dict) -> types.WSGIResponse:
-        if environ.get("HTTP_DEPTH", "0") != "1" or self._sharing._enabled:
+        if environ.get("HTTP_DEPTH", "0") != "1" or self.sharing_enabled:
             return super().do_PROPFIND(environ, base_prefix, path, user, user_groups,
                                        request_info)
-        body = httputils.read_raw_request_body(self.configuration, environ)
+        body = read_raw_body(self, environ)
         props = listing_props(body)
-        if props is not None:
-            with self._storage.acquire_lock("r", user):
-                collection = next(iter(self._storage.discover(path)), None)
-                rows = None
-                if isinstance(collection, Collection) and collection.tag == "VCALENDAR":
-                    rows = collection.store.object_summaries(collection.record.id)
-            if rows is not None:
-                access = Access(self._rights, user, user_groups, path)
-                if "r" not in access.permissions:
-                    return httputils.NOT_ALLOWED
-                # The collection's own response is Radicale's (depth 0); its members follow.
-                own = dict(environ, HTTP_DEPTH="0", CONTENT_LENGTH=str(len(body)),
-                           **{"wsgi.input": io.BytesIO(body)})
-                status, headers, answer, logged = super().do_PROPFIND(
-                    own, base_prefix, path, user, user_groups, request_info)
-                if status == 207 and isinstance(answer, bytes) and \
-                        answer.rstrip().endswith(_CLOSING) and b'xmlns="DAV:"' in answer:
-                    prefix = f"{base_prefix}/{collection.path}/"
-                    members = "".join(
-                        item_response(quote(prefix + href), etag, modified, component, props,
-                                      self._encoding)
-                        for href, etag, modified, component in rows)
-                    cut = answer.rstrip().rindex(_CLOSING)
-                    answer = answer[:cut] + members.encode(self._encoding) + answer[cut:]
-                    return status, headers, answer, logged
-        environ["wsgi.input"] = io.BytesIO(body)
-        environ["CONTENT_LENGTH"] = str(len(body))
+        listing = self._listing(path, user) if props is not None else None
+        if props is not None and listing is not None:
+            collection_path, rows = listing
+            if "r" not in Access(self.rights, user, user_groups, path).permissions:
+                return NOT_ALLOWED
+            # The collection's own response is Radicale's (depth 0); its members follow.
+            own = dict(environ, HTTP_DEPTH="0", CONTENT_LENGTH=str(len(body)),
+                       **{"wsgi.input": io.BytesIO(body)})
+            status, headers, answer, logged = super().do_PROPFIND(
+                own, base_prefix, path, user, user_groups, request_info)
+            root = parsed_multistatus(status, answer)
+            if root is not None:
+                writer = MultistatusWriter(self.encoding)
+                for response in root:
+                    writer.element(response)
+                # Quoted as xmlutils.make_href quotes, without its per-row sanitize_path
+                # (stored hrefs passed it when they were written).
+                prefix = f"{base_prefix}/{collection_path}/"
+                writer.text_responses(props, [(quote(prefix + row[0]),
+                                               row_texts(row, props, self.encoding))
+                                              for row in rows])
+                return status, headers, writer.to_bytes(), logged
+        rewind_body(environ, body)
         return super().do_PROPFIND(environ, base_prefix, path, user, user_groups, request_info)
+
+    def _listing(self, path: str, user: str) -> tuple[str, list[Row]] | None:
+        """The calendar's path and its members' index rows; None if not a calendar of ours."""
+        with self.storage.acquire_lock("r", user):
+            collection = next(iter(self.storage.discover(path)), None)
+            if not isinstance(collection, Collection) or collection.tag != "VCALENDAR":
+                return None
+            return collection.path, collection.store.object_summaries(collection.record.id)

@@ -15,17 +15,17 @@ from collections.abc import Callable
 from http import client
 
 from radicale import types
-from radicale.app.base import ApplicationBase
 from radicale.log import logger
 
 from bridge.store.store import PropertyRefused
+from radicale_plugin.internals import PropertyWritePart
 
 CALBRIDGE_NS = "urn:x-calbridge"
 
 Handler = Callable[[types.WSGIEnviron, str, str, str, set, dict], types.WSGIResponse]
 
 
-class ApplicationPartPropertyLimits(ApplicationBase):
+class ApplicationPartPropertyLimits(PropertyWritePart):
     def _refusing(self, handler: Handler, environ: types.WSGIEnviron, base_prefix: str,
                   path: str, user: str, user_groups: set, request_info: dict
                   ) -> types.WSGIResponse:
@@ -35,7 +35,7 @@ class ApplicationPartPropertyLimits(ApplicationBase):
             logger.info("refused properties of %r: %s", path, exc)
             precondition = f"{{{CALBRIDGE_NS}}}max-property-size" if exc.too_large \
                 else "C:valid-calendar-data"
-            return self._webdav_error_response(client.FORBIDDEN, precondition, request_info)
+            return self.webdav_error(client.FORBIDDEN, precondition, request_info)
 
     def do_PROPPATCH(self, environ: types.WSGIEnviron, base_prefix: str, path: str, user: str,
                      user_groups: set, request_info: dict) -> types.WSGIResponse:

@@ -8,17 +8,16 @@ Radicale's own preparation (vobject walks every instance of a finite rule) on su
 
 from __future__ import annotations
 
-import io
 from http import client
 
 import icalendar
 from icalendar.error import InvalidCalendar
-from radicale import httputils, types
-from radicale.app.base import ApplicationBase
+from radicale import types
 from radicale.log import logger
 
 from bridge.core.limits import InvalidObject, LimitExceeded, check_dates
 from bridge.core.recurrence import check_rules
+from radicale_plugin.internals import PutPart, read_raw_body, rewind_body
 from radicale_plugin.storage import Storage
 
 
@@ -44,21 +43,18 @@ def limit_refusal(body: bytes, max_instances: int) -> tuple[str, str] | None:
     return None
 
 
-class ApplicationPartLimitedPut(ApplicationBase):
+class ApplicationPartLimitedPut(PutPart):
     def do_PUT(self, environ: types.WSGIEnviron, base_prefix: str, path: str, user: str,
                user_groups: set, request_info: dict) -> types.WSGIResponse:
-        storage = self._storage
+        storage = self.storage
         # Checked for every authenticated PUT, before rights: the answer says only that the
         # body breaks a limit, and the store relies on this seam for CalDAV writes.
         if isinstance(storage, Storage):
-            body = httputils.read_raw_request_body(self.configuration, environ)
-            environ["wsgi.input"] = io.BytesIO(body)
-            environ["CONTENT_LENGTH"] = str(len(body))
+            body = read_raw_body(self, environ)
+            rewind_body(environ, body)
             refusal = limit_refusal(body, storage.store.limits.max_instances)
             if refusal is not None:
                 precondition, reason = refusal
                 logger.info("PUT %r refused (%s): %s", path, precondition, reason)
-                request_info["status"] = client.FORBIDDEN
-                return self._webdav_error_response(client.FORBIDDEN, precondition,
-                                                   request_info)
+                return self.webdav_error(client.FORBIDDEN, precondition, request_info)
         return super().do_PUT(environ, base_prefix, path, user, user_groups, request_info)

@@ -11,17 +11,14 @@ that precondition (DAV:number-of-matches-within-limits for the last, RFC 4791 7.
 from __future__ import annotations
 
 import datetime as dt
-import io
 import posixpath
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from http import client
 
 import defusedxml.ElementTree as DefusedET
-from radicale import httputils, pathutils, types, xmlutils
-from radicale.app.base import Access, ApplicationBase
-from radicale.app.report import xml_item_response
-from radicale.item import filter as radicale_filter
+from radicale import item as radicale_item
+from radicale import pathutils, types
 from radicale.log import logger
 
 from bridge.core.expand import expanded_calendar_text
@@ -32,6 +29,16 @@ from bridge.core.limits import (
     OutsideDateRange,
     TooManyInstances,
     TooManyMatches,
+)
+from radicale_plugin.internals import (
+    NOT_ALLOWED,
+    Access,
+    ReportPart,
+    content_type,
+    item_response,
+    parse_time_range,
+    read_raw_body,
+    rewind_body,
 )
 from radicale_plugin.storage import Collection
 
@@ -74,18 +81,18 @@ def parse_expand_query(root: ET.Element | None) -> ExpandQuery | None:
     if len(inner) > 1 or (inner and inner[0].tag != f"{_C}time-range"):
         return None
     if inner:
-        range_start, range_end = radicale_filter.parse_time_range(inner[0])
+        range_start, range_end = parse_time_range(inner[0])
         start, end = max(start, range_start), min(end, range_end)
     return ExpandQuery(start, end, list(prop))
 
 
-class ApplicationPartExpandReport(ApplicationBase):
+class ApplicationPartExpandReport(ReportPart):
     def do_REPORT(self, environ: types.WSGIEnviron, base_prefix: str, path: str, user: str,
                   user_groups: set, request_info: dict) -> types.WSGIResponse:
-        body = httputils.read_raw_request_body(self.configuration, environ)
-        environ["wsgi.input"] = io.BytesIO(body)
+        body = read_raw_body(self, environ)
+        rewind_body(environ, body)
         query = None
-        if body and not self._sharing._enabled:
+        if body and not self.sharing_enabled:
             try:
                 query = parse_expand_query(DefusedET.fromstring(body))
             except ET.ParseError:
@@ -95,41 +102,37 @@ class ApplicationPartExpandReport(ApplicationBase):
                                            request_info)
             if response is not None:
                 return response
-            environ["wsgi.input"] = io.BytesIO(body)
+            rewind_body(environ, body)
         return super().do_REPORT(environ, base_prefix, path, user, user_groups, request_info)
 
     def _expand_report(self, base_prefix: str, path: str, user: str, user_groups: set,
                        query: ExpandQuery, request_info: dict) -> types.WSGIResponse | None:
-        access = Access(self._rights, user, user_groups, path, None)
+        access = Access(self.rights, user, user_groups, path, None)
         if not access.check("r"):
-            return httputils.NOT_ALLOWED
+            return NOT_ALLOWED
         if query.start < MIN_DATE_TIME or query.end > MAX_DATE_TIME + dt.timedelta(seconds=1):
             refusal = OutsideDateRange("the expand window", query.start < MIN_DATE_TIME)
-            request_info["status"] = client.FORBIDDEN
-            return self._webdav_error_response(client.FORBIDDEN, refusal.precondition,
-                                               request_info)
-        with self._storage.acquire_lock("r", user):
-            collection = next(iter(self._storage.discover(path)), None)
+            return self.webdav_error(client.FORBIDDEN, refusal.precondition, request_info)
+        with self.storage.acquire_lock("r", user):
+            collection = next(iter(self.storage.discover(path)), None)
             if not isinstance(collection, Collection) or collection.tag != "VCALENDAR":
                 return None  # an item, a principal, or not ours: Radicale's own path
             if not access.check("r", collection):
-                return httputils.NOT_ALLOWED
+                return NOT_ALLOWED
             start_ts = int(query.start.timestamp())
             end_ts = int(query.end.timestamp())
             matches = collection.store.objects_in_window(collection.record.id, start_ts, end_ts)
-            items = [collection._item(m.record) for m in matches]
+            items = [collection.item_from(m.record) for m in matches]
         try:
             multistatus = self._expanded(base_prefix, collection, items, query)
         except LimitExceeded as exc:
             logger.info("expand REPORT on %r refused: %s", path, exc)
-            request_info["status"] = client.FORBIDDEN
-            return self._webdav_error_response(client.FORBIDDEN, exc.precondition, request_info)
-        headers = {"Content-Type": f"text/xml; charset={self._encoding}"}
+            return self.webdav_error(client.FORBIDDEN, exc.precondition, request_info)
+        headers = {"Content-Type": f"text/xml; charset={self.encoding}"}
         request_info["status"] = client.MULTI_STATUS
-        return (client.MULTI_STATUS, headers, self._xml_response(multistatus, request_info),
-                None)
+        return client.MULTI_STATUS, headers, self.xml_answer(multistatus, request_info), None
 
-    def _expanded(self, base_prefix: str, collection: Collection, items: list,
+    def _expanded(self, base_prefix: str, collection: Collection, items: list[radicale_item.Item],
                   query: ExpandQuery) -> ET.Element:
         limits = collection.store.limits
         multistatus = ET.Element(f"{_D}multistatus")
@@ -164,12 +167,11 @@ class ApplicationPartExpandReport(ApplicationBase):
                     element.text = text
                     found.append(element)
                 elif prop.tag == f"{_D}getcontenttype":
-                    element.text = xmlutils.get_content_type(item, self._encoding)
+                    element.text = content_type(item, self.encoding)
                     found.append(element)
                 else:
                     not_found.append(element)
             assert item.href
             uri = pathutils.unstrip_path(posixpath.join(collection.path, item.href))
-            multistatus.append(xml_item_response(base_prefix, uri, found_props=found,
-                                                 not_found_props=not_found))
+            multistatus.append(item_response(base_prefix, uri, found, not_found))
         return multistatus

@@ -1,0 +1,159 @@
+"""The event service's promises, checked on the Flask app in this process over a real store:
+one REST create parses the new text once, and nothing but the write runs inside the write
+transaction (no parsing, no rendering)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import icalendar
+import pytest
+from flask.testing import FlaskClient
+
+from bridge.app import create_app
+from bridge.config import load_settings
+from bridge.mapping import events as mapping
+from bridge.wsgi import open_configured_store
+from tests.api_helpers import cli_json, make_token
+from tests.conftest import QUIET_AUTH, Server
+
+EVENTS = "/api/access/calendar/events"
+
+
+@dataclass
+class Probe:
+    """Counts parses of event texts and renderings, and which ran in a write transaction."""
+
+    depth: int = 0
+    parses: list[bool] = field(default_factory=list)   # one entry a parse: inside a write?
+    renders: list[bool] = field(default_factory=list)
+
+    def reset(self) -> None:
+        self.parses.clear()
+        self.renders.clear()
+
+
+@dataclass
+class App:
+    client: FlaskClient
+    headers: dict[str, str]
+    bob: dict[str, str]
+    calendar_id: int
+    probe: Probe
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
+    server = Server(tmp_path_factory.mktemp("service"), extra_env=dict(QUIET_AUTH))
+    for user in ("alice", "bob"):
+        server.add_user(user)
+    workspace = cli_json(server, "workspace", "create", "Service", "--owner", "alice")["uuid"]
+    cli_json(server, "workspace", "add-member", workspace, "bob")
+    settings = load_settings(environ=server.env)
+    store = open_configured_store(settings)
+    probe = Probe()
+    write = store.write
+
+    @contextmanager
+    def counted_write(*paths: str) -> Iterator[Any]:
+        with write(*paths) as conn:
+            probe.depth += 1
+            try:
+                yield conn
+            finally:
+                probe.depth -= 1
+
+    store.write = counted_write  # type: ignore[method-assign]  # the one store of this app
+    client = create_app(settings, store).test_client()
+    headers = {"Authorization": "Bearer " + make_token(server, "alice", workspace,
+                                                       "calendars:admin")}
+    bob = {"Authorization": "Bearer " + make_token(server, "bob", workspace, "calendars:write")}
+    calendar = client.post(f"/api/v2/w/{workspace}/calendars", headers=headers,
+                           json={"name": "Parses"}).get_json()
+    yield App(client, headers, bob, calendar["id"], probe)
+
+
+@pytest.fixture
+def counted(app: App, monkeypatch: pytest.MonkeyPatch) -> Probe:
+    probe = app.probe
+    from_ical: Callable[..., Any] = icalendar.Calendar.from_ical
+    event_json = mapping.event_json
+
+    def counting_from_ical(text: str | bytes, *args: Any, **kwargs: Any) -> Any:
+        if b"BEGIN:VEVENT" in (text if isinstance(text, bytes) else text.encode()):
+            probe.parses.append(probe.depth > 0)
+        return from_ical(text, *args, **kwargs)
+
+    def counting_event_json(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        probe.renders.append(probe.depth > 0)
+        return event_json(*args, **kwargs)
+
+    monkeypatch.setattr(icalendar.Calendar, "from_ical", counting_from_ical)
+    monkeypatch.setattr(mapping, "event_json", counting_event_json)
+    probe.reset()
+    return probe
+
+
+def _post(app: App, key: str | None = None, **fields: object) -> dict[str, Any]:
+    headers = {**app.headers, **({"Idempotency-Key": key} if key else {})}
+    response = app.client.post(EVENTS, headers=headers, json={
+        "calendarId": app.calendar_id, "summary": "Parsed once",
+        "from": "2026-12-10T09:00:00Z", "to": "2026-12-10T10:00:00Z", **fields})
+    assert response.status_code == 201, response.get_data(as_text=True)
+    body: dict[str, Any] = response.get_json()
+    assert response.headers["ETag"] == body["event"]["etag"]
+    assert response.headers["Location"] == f"{EVENTS}/{body['event']['id']}"
+    return body
+
+
+@pytest.mark.parametrize("key", [None, "once"])
+def test_a_create_parses_its_text_once_and_renders_outside_the_write(
+        app: App, counted: Probe, key: str | None) -> None:
+    body = _post(app, key and f"{key}-{uuid.uuid4()}")
+    assert counted.parses == [False]  # once, before the write transaction
+    assert counted.renders == [False]
+    assert body["event"]["summary"] == "Parsed once"
+
+
+def test_an_idempotent_replay_answers_the_stored_body(app: App, counted: Probe) -> None:
+    key = str(uuid.uuid4())
+    first = _post(app, key)
+    counted.reset()
+    response = app.client.post(EVENTS, headers={**app.headers, "Idempotency-Key": key}, json={
+        "calendarId": app.calendar_id, "summary": "Parsed once",
+        "from": "2026-12-10T09:00:00Z", "to": "2026-12-10T10:00:00Z"})
+    assert response.status_code == 201 and response.get_json() == first
+    assert response.headers["Idempotent-Replayed"] == "true"
+    assert True not in counted.parses and True not in counted.renders
+
+
+def test_writes_with_invitations_neither_parse_nor_render_inside_the_write(
+        app: App, counted: Probe) -> None:
+    event = _post(app, attendees=["bob@example.com", "carol@example.com"])["event"]
+    url = f"{EVENTS}/{event['id']}"
+    patched = app.client.patch(url, headers=app.headers, json={
+        "summary": "Moved", "from": "2026-12-10T11:00:00Z", "to": "2026-12-10T12:00:00Z",
+        "removeAttendees": ["carol@example.com"]})
+    assert patched.status_code == 200, patched.get_data(as_text=True)
+    assert patched.get_json()["notificationQueued"] is True
+    deleted = app.client.delete(url, headers=app.headers)
+    assert deleted.status_code == 200 and deleted.get_json()["notificationQueued"] is True
+    assert counted.parses and True not in counted.parses
+    assert counted.renders and True not in counted.renders
+
+
+def test_a_response_neither_parses_nor_renders_inside_the_write(
+        app: App, counted: Probe) -> None:
+    event = _post(app, attendees=["bob@example.com"])["event"]
+    counted.reset()
+    answer = app.client.post(f"{EVENTS}/{event['id']}/respond", headers=app.bob,
+                             json={"status": "accepted", "comment": "See you"})
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    assert answer.get_json()["notificationQueued"] is True
+    assert answer.get_json()["event"]["responseStatus"] == "accepted"
+    assert counted.parses and True not in counted.parses
+    assert counted.renders == [False]
