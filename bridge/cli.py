@@ -27,7 +27,7 @@ def _print(args: argparse.Namespace, data: dict, text: str) -> None:
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import waitress
 
-    from bridge.wsgi import build_application, max_body_bytes, open_configured_store
+    from bridge.wsgi import build_application, max_body_bytes
 
     settings = settings.with_overrides("server", host=args.host, port=args.port)
     application = build_application(settings)
@@ -43,7 +43,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         raise CliError(f"cannot listen on {settings.host}:{settings.port}: "
                        f"{exc.strerror or exc}") from exc
 
-    store = open_configured_store(settings)
+    store = application.store  # the one store, built once from the settings
     smtp = SmtpSettings.from_settings(settings)
     if smtp.configured:
         OutboxSender(configured_outbox(store, settings), smtp,
@@ -96,7 +96,8 @@ def cmd_user_add(args: argparse.Namespace, settings: Settings) -> int:
     if not password:
         print("error: give --password or --password-stdin", file=sys.stderr)
         return 2
-    user = Accounts(open_configured_store(settings)).add_user(args.username, args.email, password)
+    accounts = Accounts(open_configured_store(settings).db)
+    user = accounts.add_user(args.username, args.email, password)
     _print(args, {"id": user.id, "username": user.username, "email": user.email},
            f"user {user.username} <{user.email}> added")
     return 0
@@ -106,7 +107,7 @@ def _accounts(settings: Settings):  # type: ignore[no-untyped-def]
     from bridge.store.accounts import Accounts
     from bridge.wsgi import open_configured_store
 
-    return Accounts(open_configured_store(settings))
+    return Accounts(open_configured_store(settings).db)
 
 
 def cmd_workspace_create(args: argparse.Namespace, settings: Settings) -> int:

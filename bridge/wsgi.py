@@ -17,7 +17,8 @@ from bridge.core.limits import Limits
 from bridge.core.recurrence import install_step_cap
 from bridge.guard import CalDavGuard, InputLimits
 from bridge.store.engine import request_scope
-from bridge.store.store import CalendarStore, PropertyPolicy
+from bridge.store.records import PropertyPolicy, StoreSettings
+from bridge.store.store import CalendarStore
 from radicale_plugin.app import CalbridgeApplication
 from radicale_plugin.store_factory import open_store
 
@@ -142,21 +143,29 @@ def radicale_configuration(settings: Settings) -> radicale_config.Configuration:
     return configuration
 
 
-def open_configured_store(settings: Settings) -> CalendarStore:
-    store = open_store(settings.database_url)
-    store.policy = IndexPolicy(
-        past_days=int(settings.get("storage", "index_past_days")),
-        future_days=int(settings.get("storage", "index_future_days")),
-        max_per_series=int(settings.get("storage", "index_max_per_series")),
+def store_settings(settings: Settings) -> StoreSettings:
+    """The store's settings, read once from the configuration."""
+    return StoreSettings(
+        policy=IndexPolicy(
+            past_days=int(settings.get("storage", "index_past_days")),
+            future_days=int(settings.get("storage", "index_future_days")),
+            max_per_series=int(settings.get("storage", "index_max_per_series")),
+        ),
+        max_object_bytes=int(settings.get("storage", "max_object_bytes")),
+        property_policy=PropertyPolicy(
+            max_bytes=int(settings.get("input", "max_property_bytes")),
+            max_total_bytes=int(settings.get("input", "max_properties_bytes")),
+            checks={AVAILABILITY_PROP: validated_schedules}),
+        limits=configured_limits(settings),
     )
-    store.max_object_bytes = int(settings.get("storage", "max_object_bytes"))
-    store.property_policy = PropertyPolicy(
-        max_bytes=int(settings.get("input", "max_property_bytes")),
-        max_total_bytes=int(settings.get("input", "max_properties_bytes")),
-        checks={AVAILABILITY_PROP: validated_schedules})
-    store.limits = configured_limits(settings)
-    install_step_cap(store.limits.max_recurrence_steps)
-    return store
+
+
+def open_configured_store(settings: Settings) -> CalendarStore:
+    """The store built from ``settings`` (the same one for equal settings), which the Radicale
+    plugin then finds by its URL."""
+    configured = store_settings(settings)
+    install_step_cap(configured.limits.max_recurrence_steps)
+    return open_store(settings.database_url, configured)
 
 
 def build_application(settings: Settings) -> PathDispatcher:

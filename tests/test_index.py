@@ -15,8 +15,8 @@ from bridge.core.index import (
     parse_object,
 )
 from bridge.core.times import to_ts as to_timestamp
-from bridge.store.store import radicale_envelope
 from tests import caldav_data as data
+from tests.radicale_reference import radicale_envelope
 
 NOW = dt.datetime(2026, 11, 22, tzinfo=dt.UTC)
 

@@ -381,7 +381,7 @@ def test_header_text_in_summaries_and_attendees_reaches_no_header_and_later_mail
     assert moved.status_code == 200 and moved.json()["notificationQueued"] is True
     # Through the outbox code path itself, then 50 ordinary messages queued after the bad ones.
     outbox = outbox_of(mail_env)
-    with outbox.store.write(".outbox"):
+    with outbox.db.write(".outbox"):
         outbox.enqueue(ordinary(f"direct@example.com\r\nBcc: {EVIL}", f"Hi\r\nBcc: {EVIL}"))
         outbox.enqueue(ordinary("victim@example.org", sender=f"alice@example.com\r\nBcc: {EVIL}"))
         outbox.enqueue(ordinary("subject@example.org", f"Hi\r\nBcc: {EVIL}"))
@@ -441,7 +441,7 @@ def test_a_refused_recipient_never_holds_up_the_next_and_only_a_5xx_is_final(
 def test_a_message_left_sending_by_a_dead_sender_is_delivered_after_its_lease(
         mail_env: MailEnv) -> None:
     outbox = outbox_of(mail_env, lease_seconds=1)
-    with outbox.store.write(".outbox"):  # claimed before the server's sender can see it
+    with outbox.db.write(".outbox"):  # claimed before the server's sender can see it
         message_id = outbox.enqueue(ordinary("orphan@example.org"))
         assert [m.id for m in outbox.claim_due(1)] == [message_id]
     # ... and this "sender" dies here, holding the claim.

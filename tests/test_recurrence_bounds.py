@@ -24,8 +24,8 @@ from bridge.core.recurrence import (
     series_of,
 )
 from bridge.core.times import as_utc
-from bridge.store.store import radicale_envelope
 from tests import caldav_data as data
+from tests.radicale_reference import radicale_envelope
 
 UTC = dt.UTC
 

@@ -16,8 +16,10 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from bridge.core.cache import BoundedLRU
 from bridge.core.mail_header import check_email
+from bridge.core.times import now_ts
+from bridge.store.engine import Transactions, inserted_id
+from bridge.store.records import Conflict, NotFound
 from bridge.store.schema import api_token, collection, membership, user_account, workspace
-from bridge.store.store import CalendarStore, Conflict, NotFound, now_ts
 
 _hasher = PasswordHasher()
 # Verifying against a throw-away hash keeps the cost of "no such user" equal to a wrong password.
@@ -139,8 +141,8 @@ def _user(row: sa.RowMapping) -> User:
 
 
 class Accounts:
-    def __init__(self, store: CalendarStore) -> None:
-        self.store = store
+    def __init__(self, db: Transactions) -> None:
+        self.db = db
 
     # -- users -------------------------------------------------------------------------------
 
@@ -150,31 +152,31 @@ class Accounts:
         check_email(email)
         if len(password) < 8:
             raise ValueError("a password has at least 8 characters")
-        with self.store.write(".accounts") as conn:
+        with self.db.write(".accounts") as conn:
             taken = conn.execute(sa.select(user_account.c.id).where(sa.or_(
                 user_account.c.username == username,
                 user_account.c.email == email.lower()))).first()
             if taken:
                 raise Conflict("username or email already taken")
-            user_id = conn.execute(user_account.insert().values(
+            user_id = inserted_id(conn.execute(user_account.insert().values(
                 username=username, email=email.lower(), password_hash=_hasher.hash(password),
-                created_at=now_ts())).inserted_primary_key[0]
+                created_at=now_ts())))
         return User(user_id, username, email.lower())
 
     def get_user(self, username: str) -> User | None:
-        with self.store.read() as conn:
+        with self.db.read() as conn:
             row = conn.execute(sa.select(user_account).where(
                 user_account.c.username == username)).mappings().first()
         return _user(row) if row else None
 
     def get_user_by_id(self, user_id: int) -> User | None:
-        with self.store.read() as conn:
+        with self.db.read() as conn:
             row = conn.execute(sa.select(user_account).where(
                 user_account.c.id == user_id)).mappings().first()
         return _user(row) if row else None
 
     def check_password(self, username: str, password: str) -> User | None:
-        with self.store.read() as conn:
+        with self.db.read() as conn:
             row = conn.execute(sa.select(user_account).where(
                 user_account.c.username == username)).mappings().first()
         if row is not None and _verified.matches(username, password, row["password_hash"]):
@@ -195,9 +197,9 @@ class Accounts:
             raise ValueError("a workspace needs a name")
         user = self._require_user(owner)
         ws_uuid = str(uuid.uuid4())
-        with self.store.write(".accounts") as conn:
-            ws_id = conn.execute(workspace.insert().values(
-                uuid=ws_uuid, name=name.strip(), created_at=now_ts())).inserted_primary_key[0]
+        with self.db.write(".accounts") as conn:
+            ws_id = inserted_id(conn.execute(workspace.insert().values(
+                uuid=ws_uuid, name=name.strip(), created_at=now_ts())))
             self._join(conn, ws_id, user, "admin")
         return Workspace(ws_id, ws_uuid, name.strip())
 
@@ -208,7 +210,7 @@ class Accounts:
         ws = self.get_workspace(workspace_ref)
         if ws is None:
             raise NotFound(f"workspace {workspace_ref}")
-        with self.store.write(".accounts") as conn:
+        with self.db.write(".accounts") as conn:
             conn.execute(membership.delete().where(membership.c.workspace_id == ws.id,
                                                    membership.c.user_id == user.id))
             self._join(conn, ws.id, user, role)
@@ -226,19 +228,19 @@ class Accounts:
 
     def get_workspace(self, ref: str | int) -> Workspace | None:
         column = workspace.c.id if isinstance(ref, int) else workspace.c.uuid
-        with self.store.read() as conn:
+        with self.db.read() as conn:
             row = conn.execute(sa.select(workspace).where(column == ref)).mappings().first()
         return Workspace(row["id"], row["uuid"], row["name"]) if row else None
 
     def memberships(self, user_id: int) -> dict[int, str]:
         """workspace id -> role."""
-        with self.store.read() as conn:
+        with self.db.read() as conn:
             return dict(conn.execute(sa.select(membership.c.workspace_id, membership.c.role)
                                      .where(membership.c.user_id == user_id)).all())
 
     def members(self, workspace_id: int) -> dict[str, str]:
         """username -> role."""
-        with self.store.read() as conn:
+        with self.db.read() as conn:
             return dict(conn.execute(
                 sa.select(user_account.c.username, membership.c.role)
                 .join(membership, membership.c.user_id == user_account.c.id)
@@ -292,15 +294,15 @@ class Accounts:
         prefix = secrets.token_hex(6)
         secret = secrets.token_urlsafe(32)
         now = now_ts()
-        with self.store.write(".accounts") as conn:
-            token_id = conn.execute(api_token.insert().values(
+        with self.db.write(".accounts") as conn:
+            token_id = inserted_id(conn.execute(api_token.insert().values(
                 prefix=prefix, secret_hash=_secret_hash(secret), user_id=user.id,
                 workspace_id=ws.id, title=title, scopes=scopes, access_level=access_level,
                 operations=ops, visible_fields=fields,
                 calendar_ids=None if calendar_ids is None else sorted(set(calendar_ids)),
                 past_days=past_days, future_days=future_days,
                 expires_at=None if expires_in_days is None else now + expires_in_days * 86400,
-                created_at=now)).inserted_primary_key[0]
+                created_at=now)))
             row = conn.execute(sa.select(api_token).where(api_token.c.id == token_id)
                                ).mappings().one()
         return f"{TOKEN_PREFIX}{prefix}_{secret}", Token.from_row(row)
@@ -312,17 +314,17 @@ class Accounts:
             query = query.where(api_token.c.user_id == user_id)
         if workspace_id is not None:
             query = query.where(api_token.c.workspace_id == workspace_id)
-        with self.store.read() as conn:
+        with self.db.read() as conn:
             return [Token.from_row(r) for r in conn.execute(query).mappings()]
 
     def get_token(self, token_id: int) -> Token | None:
-        with self.store.read() as conn:
+        with self.db.read() as conn:
             row = conn.execute(sa.select(api_token).where(api_token.c.id == token_id)
                                ).mappings().first()
         return Token.from_row(row) if row else None
 
     def revoke_token(self, token_id: int) -> Token:
-        with self.store.write(".accounts") as conn:
+        with self.db.write(".accounts") as conn:
             updated = conn.execute(api_token.update().where(
                 api_token.c.id == token_id, api_token.c.revoked_at.is_(None)
             ).values(revoked_at=now_ts()))
@@ -338,7 +340,7 @@ class Accounts:
         if not presented.startswith(TOKEN_PREFIX):
             return None
         prefix, _, secret = presented[len(TOKEN_PREFIX):].partition("_")
-        with self.store.read() as conn:
+        with self.db.read() as conn:
             row = conn.execute(sa.select(api_token).where(api_token.c.prefix == prefix)
                                ).mappings().first()
         expected = row["secret_hash"] if row else _secret_hash("")
@@ -350,7 +352,7 @@ class Accounts:
             return None
         if token.last_used_at is None or token.last_used_at < now - 60:
             # Recorded at most once a minute: a read must not turn into a write each time.
-            with self.store.write(".accounts") as conn:
+            with self.db.write(".accounts") as conn:
                 conn.execute(api_token.update().where(api_token.c.id == token.id).values(
                     last_used_at=now))
         return token

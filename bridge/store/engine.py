@@ -2,6 +2,13 @@
 
 This is the one place that knows which SQL engine is underneath: SQLite pragmas and
 BEGIN IMMEDIATE, PostgreSQL advisory locks. Everything else is portable SQLAlchemy Core.
+
+Decisions:
+- ``Database`` is the transaction provider every repository takes (``read()``,
+  ``write(*lock_paths)``, the request scope); ``Transactions`` is the part of it a repository
+  uses, so a ``CalendarStore`` (which has the same two methods) still fits where one is taken.
+- Transactions are ambient (a context variable): a repository called inside another's
+  transaction joins it, so one write spans several repositories.
 """
 
 from __future__ import annotations
@@ -10,9 +17,10 @@ import contextvars
 import hashlib
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -179,3 +187,55 @@ def request_scope(engine: Engine) -> Iterator[None]:
     finally:
         _request_connection.reset(token)
         shared.close()
+
+
+def inserted_id(result: sa.CursorResult[Any]) -> int:
+    """The primary key an INSERT of one row generated."""
+    key = result.inserted_primary_key
+    assert key is not None, "not an INSERT of one row"
+    return int(key[0])
+
+
+def current_transaction() -> Transaction | None:
+    """The ambient transaction of this thread (or task), if any."""
+    return _current.get()
+
+
+class Transactions(Protocol):
+    """What a repository needs of the database: a read and a locked write transaction."""
+
+    def read(self) -> AbstractContextManager[Connection]: ...
+
+    def write(self, *lock_paths: str) -> AbstractContextManager[Connection]: ...
+
+
+class Database:
+    """The transaction provider over one engine (see ``transaction`` and ``request_scope``)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        with transaction(self.engine, write=False) as tx:
+            yield tx.conn
+
+    @contextmanager
+    def write(self, *lock_paths: str) -> Iterator[Connection]:
+        """A write transaction holding the locks of ``lock_paths`` (the global one if none)."""
+        with transaction(self.engine, write=True, lock_paths=lock_paths or ("",)) as tx:
+            yield tx.conn
+
+    def request_scope(self) -> AbstractContextManager[None]:
+        return request_scope(self.engine)
+
+    @contextmanager
+    def snapshot(self) -> Iterator[Connection]:
+        """A read transaction on a connection of its own, not the ambient one: for a
+        generator that outlives the call that made it (a streamed response body)."""
+        conn = self.engine.connect().execution_options(calbridge_write=False)
+        try:
+            with conn.begin():
+                yield conn
+        finally:
+            conn.close()

@@ -14,8 +14,10 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from bridge.core.times import now_ts
+from bridge.store.engine import Transactions, inserted_id
+from bridge.store.records import Conflict, NotFound
 from bridge.store.schema import collection, feed_token
-from bridge.store.store import CalendarStore, Conflict, NotFound, now_ts
 
 FEED_KINDS = ("full", "freebusy")
 FEED_TOKEN_PREFIX = "cbf_"
@@ -81,8 +83,8 @@ def _check_window(kind: str, past_days: int | None, future_days: int | None,
 class FeedTokens:
     """Create, list, rotate, revoke and resolve the feed tokens of calendars."""
 
-    def __init__(self, store: CalendarStore) -> None:
-        self.store = store
+    def __init__(self, db: Transactions) -> None:
+        self.db = db
 
     def create(self, calendar_id: int, kind: str = "full", window_past_days: int | None = None,
                window_future_days: int | None = None, include_private: bool = False
@@ -90,35 +92,35 @@ class FeedTokens:
         """A new feed; returns (the token, shown only now, and its record)."""
         _check_window(kind, window_past_days, window_future_days, include_private)
         prefix, secret = _new_secret()
-        with self.store.write(_LOCK) as conn:
+        with self.db.write(_LOCK) as conn:
             exists = conn.execute(sa.select(collection.c.id).where(
                 collection.c.id == calendar_id)).first()
             if exists is None:
                 raise NotFound(f"calendar {calendar_id}")
-            feed_id = conn.execute(feed_token.insert().values(
+            feed_id = inserted_id(conn.execute(feed_token.insert().values(
                 collection_id=calendar_id, kind=kind, prefix=prefix,
                 secret_hash=_secret_hash(secret), window_past_days=window_past_days,
                 window_future_days=window_future_days, include_private=include_private,
                 created_at=now_ts(),
-            )).inserted_primary_key[0]
+            )))
             record = self._get(conn, feed_id)
         assert record is not None
         return _token(prefix, secret), record
 
     def list(self, calendar_id: int) -> list[FeedToken]:
-        with self.store.read() as conn:
+        with self.db.read() as conn:
             rows = conn.execute(sa.select(feed_token).where(
                 feed_token.c.collection_id == calendar_id).order_by(feed_token.c.id)).mappings()
             return [FeedToken.from_row(r) for r in rows]
 
     def get(self, feed_id: int) -> FeedToken | None:
-        with self.store.read() as conn:
+        with self.db.read() as conn:
             return self._get(conn, feed_id)
 
     def rotate(self, feed_id: int) -> tuple[str, FeedToken]:
         """A new token for the feed (same id, kind and window); the old one stops working."""
         prefix, secret = _new_secret()
-        with self.store.write(_LOCK) as conn:
+        with self.db.write(_LOCK) as conn:
             current = self._get(conn, feed_id)
             if current is None:
                 raise NotFound(f"feed {feed_id}")
@@ -132,7 +134,7 @@ class FeedTokens:
 
     def revoke(self, feed_id: int) -> FeedToken:
         """Revoke at once (idempotent): the URL answers 404 from now on."""
-        with self.store.write(_LOCK) as conn:
+        with self.db.write(_LOCK) as conn:
             conn.execute(feed_token.update().where(
                 feed_token.c.id == feed_id, feed_token.c.revoked_at.is_(None)
             ).values(revoked_at=now_ts()))
@@ -146,7 +148,7 @@ class FeedTokens:
         if not presented.startswith(FEED_TOKEN_PREFIX):
             return None
         prefix, _, secret = presented[len(FEED_TOKEN_PREFIX):].partition("_")
-        with self.store.read() as conn:
+        with self.db.read() as conn:
             row = conn.execute(sa.select(feed_token).where(feed_token.c.prefix == prefix)
                                ).mappings().first()
         expected = row["secret_hash"] if row is not None else _secret_hash("")
@@ -157,7 +159,7 @@ class FeedTokens:
             return None
         now = now_ts()
         if record.last_used_at is None or record.last_used_at <= now - LAST_USED_GRANULARITY:
-            with self.store.write(_LOCK) as conn:
+            with self.db.write(_LOCK) as conn:
                 conn.execute(feed_token.update().where(feed_token.c.id == record.id).values(
                     last_used_at=now))
         return record

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from bridge.core.times import now_ts
+from bridge.store.engine import Transactions
 from bridge.store.schema import idempotency_key
-from bridge.store.store import CalendarStore, now_ts
 
 RETENTION_SECONDS = 24 * 3600
 
@@ -30,8 +31,8 @@ def fingerprint(*parts: bytes | str) -> str:
 
 
 class IdempotencyKeys:
-    def __init__(self, store: CalendarStore) -> None:
-        self.store = store
+    def __init__(self, db: Transactions) -> None:
+        self.db = db
 
     @staticmethod
     def lock_path(token_id: int, key: str) -> str:
@@ -39,7 +40,7 @@ class IdempotencyKeys:
         return f".idempotency/{token_id}-{hashlib.sha256(key.encode()).hexdigest()[:32]}"
 
     def find(self, token_id: int, key: str) -> StoredResponse | None:
-        with self.store.read() as conn:
+        with self.db.read() as conn:
             row = conn.execute(sa.select(idempotency_key).where(
                 idempotency_key.c.token_id == token_id, idempotency_key.c.key == key,
                 idempotency_key.c.created_at > now_ts() - RETENTION_SECONDS)).mappings().first()
@@ -51,7 +52,7 @@ class IdempotencyKeys:
     def remember(self, token_id: int, key: str, response: StoredResponse) -> None:
         """Record the answer; joins the caller's write transaction, so the answer and the
         change it describes are committed together."""
-        with self.store.write(".idempotency") as conn:
+        with self.db.write(".idempotency") as conn:
             conn.execute(idempotency_key.delete().where(
                 idempotency_key.c.token_id == token_id, idempotency_key.c.key == key))
             conn.execute(idempotency_key.insert().values(

@@ -18,7 +18,11 @@ from dataclasses import asdict, dataclass
 import sqlalchemy as sa
 
 from bridge.core.index import InvalidObject
+from bridge.core.times import now_ts
+from bridge.store.engine import Transactions
 from bridge.store.idempotency import RETENTION_SECONDS as IDEMPOTENCY_RETENTION_SECONDS
+from bridge.store.objects import Objects
+from bridge.store.records import NotFound
 from bridge.store.schema import (
     auth_failure,
     calendar_object,
@@ -27,7 +31,7 @@ from bridge.store.schema import (
     idempotency_key,
     outbox_message,
 )
-from bridge.store.store import CalendarStore, NotFound, now_ts
+from bridge.store.store import CalendarStore
 
 log = logging.getLogger(__name__)
 
@@ -64,19 +68,19 @@ def run_maintenance(store: CalendarStore, policy: MaintenancePolicy,
     """One full pass at ``now`` (POSIX seconds; the clock by default)."""
     now = now_ts() if now is None else now
     report = MaintenanceReport()
-    roll_horizon(store, now, policy.batch_size, report)
-    floor_change_logs(store, now - policy.change_log_retention_seconds, policy.batch_size,
+    roll_horizon(store.objects, now, policy.batch_size, report)
+    floor_change_logs(store.db, now - policy.change_log_retention_seconds, policy.batch_size,
                       report)
-    purge_expired(store, now, policy, report)
+    purge_expired(store.db, now, policy, report)
     return report
 
 
-def roll_horizon(store: CalendarStore, now: int, batch: int, report: MaintenanceReport) -> None:
+def roll_horizon(objects: Objects, now: int, batch: int, report: MaintenanceReport) -> None:
     """Rebuild the index of every object due at ``now``, each once, in id order."""
     clock = dt.datetime.fromtimestamp(now, dt.UTC)
     cursor = 0
     while True:
-        with store.read() as conn:
+        with objects.db.read() as conn:
             rows = conn.execute(
                 sa.select(calendar_object.c.id, calendar_object.c.collection_id,
                           calendar_object.c.href, calendar_object.c.etag,
@@ -90,13 +94,13 @@ def roll_horizon(store: CalendarStore, now: int, batch: int, report: Maintenance
         cursor = rows[-1].id
         for row in rows:
             try:
-                prepared = store.prepare(row.text, (row.start_ts, row.end_ts), now=clock)
+                prepared = objects.prepare(row.text, (row.start_ts, row.end_ts), now=clock)
             except InvalidObject:
                 # Stored under older rules: its rows stay, and it is not tried every run.
                 log.warning("cannot re-index %s in collection %s", row.href, row.collection_id)
                 prepared = None
             try:
-                rebuilt = store.reindex(row.collection_id, row.href, row.etag, prepared)
+                rebuilt = objects.reindex(row.collection_id, row.href, row.etag, prepared)
             except NotFound:  # its calendar was deleted meanwhile
                 rebuilt = False
             if rebuilt and prepared is not None:
@@ -106,7 +110,7 @@ def roll_horizon(store: CalendarStore, now: int, batch: int, report: Maintenance
                 report.series_skipped += 1
 
 
-def floor_change_logs(store: CalendarStore, cutoff: int, batch: int,
+def floor_change_logs(db: Transactions, cutoff: int, batch: int,
                       report: MaintenanceReport) -> None:
     """Per collection, raise ``log_floor`` to the newest revision logged before ``cutoff``
     and delete the log up to it: a sync token at the floor or later is still answered
@@ -114,7 +118,7 @@ def floor_change_logs(store: CalendarStore, cutoff: int, batch: int,
     revision, so the current token stays valid."""
     cursor = 0
     while True:
-        with store.read() as conn:
+        with db.read() as conn:
             rows = conn.execute(
                 sa.select(change.c.collection_id, collection.c.path,
                           sa.func.max(change.c.revision))
@@ -127,7 +131,7 @@ def floor_change_logs(store: CalendarStore, cutoff: int, batch: int,
             return
         cursor = rows[-1][0]
         for collection_id, path, floor in rows:
-            with store.write(path) as conn:
+            with db.write(path) as conn:
                 conn.execute(collection.update().where(
                     collection.c.id == collection_id, collection.c.log_floor < floor,
                 ).values(log_floor=floor))
@@ -138,21 +142,21 @@ def floor_change_logs(store: CalendarStore, cutoff: int, batch: int,
             report.change_rows_deleted += deleted
 
 
-def purge_expired(store: CalendarStore, now: int, policy: MaintenancePolicy,
+def purge_expired(db: Transactions, now: int, policy: MaintenancePolicy,
                   report: MaintenanceReport) -> None:
     """Delete idempotency keys past their retention (they are never replayed then), login
     failures whose window has passed (they no longer count) and delivered mail past its
     retention (failed mail stays for `calbridge outbox list`). Each under the lock its
     writers take."""
-    with store.write(".idempotency") as conn:
+    with db.write(".idempotency") as conn:
         report.idempotency_keys_deleted = conn.execute(idempotency_key.delete().where(
             idempotency_key.c.created_at <= now - policy.idempotency_retention_seconds
         )).rowcount
-    with store.write(".throttle") as conn:
+    with db.write(".throttle") as conn:
         report.auth_failures_deleted = conn.execute(auth_failure.delete().where(
             auth_failure.c.window_start <= now - policy.auth_failure_window_seconds
         )).rowcount
-    with store.write(".outbox") as conn:
+    with db.write(".outbox") as conn:
         report.sent_messages_deleted = conn.execute(outbox_message.delete().where(
             outbox_message.c.status == "sent",
             outbox_message.c.sent_at <= now - policy.sent_mail_retention_seconds,

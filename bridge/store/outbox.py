@@ -18,8 +18,9 @@ import sqlalchemy as sa
 
 from bridge.core.itip import ItipMessage
 from bridge.core.mail_header import single_line
+from bridge.core.times import now_ts
+from bridge.store.engine import Transactions, inserted_id
 from bridge.store.schema import MAX_SUBJECT_LENGTH, outbox_message
-from bridge.store.store import CalendarStore, now_ts
 
 MAX_BACKOFF_SECONDS = 6 * 3600
 MAX_ERROR_LENGTH = 2000
@@ -55,9 +56,9 @@ class QueuedMessage(OutgoingMessage):
 
 
 class Outbox:
-    def __init__(self, store: CalendarStore, retry_seconds: int = 30, max_attempts: int = 12,
+    def __init__(self, db: Transactions, retry_seconds: int = 30, max_attempts: int = 12,
                  lease_seconds: int = 300) -> None:
-        self.store = store
+        self.db = db
         self.retry_seconds = retry_seconds  # first retry delay; it doubles each attempt
         self.max_attempts = max_attempts
         self.lease_seconds = lease_seconds  # longer than one message's SMTP conversation
@@ -65,13 +66,13 @@ class Outbox:
     def enqueue(self, message: OutgoingMessage) -> int:
         """Queue a message; joins the caller's write transaction when there is one."""
         now = now_ts()
-        with self.store.write(".outbox") as conn:
-            return conn.execute(outbox_message.insert().values(
+        with self.db.write(".outbox") as conn:
+            return inserted_id(conn.execute(outbox_message.insert().values(
                 created_at=now, method=message.method, event_uid=message.event_uid,
                 sender=message.sender, recipients=list(message.recipients),
                 subject=shorten(single_line(message.subject), MAX_SUBJECT_LENGTH),
                 body_text=message.body_text, calendar_text=message.calendar_text,
-                status="queued", attempts=0, next_attempt_at=now)).inserted_primary_key[0]
+                status="queued", attempts=0, next_attempt_at=now)))
 
     def messages(self, status: str | None = None, event_uid: str | None = None
                  ) -> list[QueuedMessage]:
@@ -80,7 +81,7 @@ class Outbox:
             query = query.where(outbox_message.c.status == status)
         if event_uid is not None:
             query = query.where(outbox_message.c.event_uid == event_uid)
-        with self.store.read() as conn:
+        with self.db.read() as conn:
             return [QueuedMessage.from_row(r) for r in conn.execute(query).mappings()]
 
     def claim_due(self, limit: int = 1) -> list[QueuedMessage]:
@@ -93,7 +94,7 @@ class Outbox:
         due = sa.or_(sa.and_(outbox_message.c.status == "queued",
                              outbox_message.c.next_attempt_at <= now), lapsed)
         claimed = []
-        with self.store.write(".outbox") as conn:
+        with self.db.write(".outbox") as conn:
             conn.execute(outbox_message.update().where(
                 lapsed, outbox_message.c.attempts >= self.max_attempts).values(
                 status="failed", claimed_until=None,
@@ -115,7 +116,7 @@ class Outbox:
 
     def mark_sent(self, message_id: int, note: str | None = None) -> None:
         """Sent; ``note`` keeps what the SMTP server said about recipients it refused."""
-        with self.store.write(".outbox") as conn:
+        with self.db.write(".outbox") as conn:
             conn.execute(outbox_message.update().where(outbox_message.c.id == message_id)
                          .values(status="sent", sent_at=now_ts(), claimed_until=None,
                                  last_error=_reason(note) if note else None))
@@ -123,7 +124,7 @@ class Outbox:
     def mark_failed(self, message_id: int, error: str) -> None:
         """Back off and retry; after ``max_attempts`` the message stays 'failed' (listed by
         ``calbridge outbox list`` and re-queued by ``outbox retry``), never dropped."""
-        with self.store.write(".outbox") as conn:
+        with self.db.write(".outbox") as conn:
             attempts = conn.execute(sa.select(outbox_message.c.attempts).where(
                 outbox_message.c.id == message_id)).scalar_one()
             delay = min(self.retry_seconds * 2 ** min(max(attempts - 1, 0), 20),
@@ -137,14 +138,14 @@ class Outbox:
 
     def mark_undeliverable(self, message_id: int, reason: str) -> None:
         """Failed for good: retrying cannot help (bad header data, a permanent SMTP refusal)."""
-        with self.store.write(".outbox") as conn:
+        with self.db.write(".outbox") as conn:
             conn.execute(outbox_message.update().where(
                 outbox_message.c.id == message_id, outbox_message.c.status != "sent").values(
                 status="failed", last_error=_reason(reason), claimed_until=None))
 
     def retry_failed(self) -> int:
         """Queue every failed message again, with a fresh count of attempts."""
-        with self.store.write(".outbox") as conn:
+        with self.db.write(".outbox") as conn:
             return conn.execute(outbox_message.update().where(
                 outbox_message.c.status == "failed").values(
                 status="queued", attempts=0, next_attempt_at=now_ts())).rowcount

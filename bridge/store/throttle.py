@@ -17,8 +17,9 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from bridge.core.times import now_ts
+from bridge.store.engine import Transactions
 from bridge.store.schema import auth_failure
-from bridge.store.store import CalendarStore, now_ts
 
 ADDRESS_KEY = "addr:"
 PAIR_KEY = "pair:"
@@ -34,16 +35,17 @@ class ThrottlePolicy:
 def _fitting(key: str) -> str:
     """``key`` as stored: one that does not fit the column (a client chooses the user name
     and the forwarded address) is replaced by its digest, keeping its kind."""
-    limit = auth_failure.c.key.type.length
-    if len(key) <= limit:
+    column_type = auth_failure.c.key.type
+    assert isinstance(column_type, sa.String) and column_type.length is not None
+    if len(key) <= column_type.length:
         return key
     kind = PAIR_KEY if key.startswith(PAIR_KEY) else ADDRESS_KEY
     return kind + hashlib.sha256(key.encode()).hexdigest()
 
 
 class LoginThrottle:
-    def __init__(self, store: CalendarStore, policy: ThrottlePolicy | None = None) -> None:
-        self.store = store
+    def __init__(self, db: Transactions, policy: ThrottlePolicy | None = None) -> None:
+        self.db = db
         self.policy = policy or ThrottlePolicy()
 
     @staticmethod
@@ -68,7 +70,7 @@ class LoginThrottle:
         if not keys:
             return 0
         now = now_ts()
-        with self.store.read() as conn:
+        with self.db.read() as conn:
             rows = conn.execute(sa.select(auth_failure).where(auth_failure.c.key.in_(keys))
                                 ).mappings().all()
         wait = 0
@@ -80,7 +82,7 @@ class LoginThrottle:
 
     def record_failure(self, keys: list[str]) -> None:
         now = now_ts()
-        with self.store.write(".throttle") as conn:
+        with self.db.write(".throttle") as conn:
             for key in keys:
                 row = conn.execute(sa.select(auth_failure).where(auth_failure.c.key == key)
                                    ).mappings().first()
