@@ -58,6 +58,13 @@ _step_cap = [200_000]
 _installed = threading.Lock()
 
 
+def _counted(method: Any) -> Any:
+    def counted(self: Any, *args: Any) -> Any:
+        self.step()
+        return method(self, *args)
+    return counted
+
+
 def install_step_cap(max_steps: int) -> None:
     """Cap every pass of a dateutil rule in this process at ``max_steps`` periods.
 
@@ -89,22 +96,9 @@ def install_step_cap(max_steps: int) -> None:
                     raise RecurrenceTooExpensive(
                         f"a recurrence rule needs more than {_step_cap[0]} steps to expand")
 
-            def ydayset(self, *args: Any) -> Any:
-                self.step()
-                return super().ydayset(*args)
-
-            def mdayset(self, *args: Any) -> Any:
-                self.step()
-                return super().mdayset(*args)
-
-            def wdayset(self, *args: Any) -> Any:
-                self.step()
-                return super().wdayset(*args)
-
-            def ddayset(self, *args: Any) -> Any:
-                self.step()
-                return super().ddayset(*args)
-
+        # dateutil calls one of these per period it walks: each call is one step.
+        for name in ("ydayset", "mdayset", "wdayset", "ddayset"):
+            setattr(CappedIterInfo, name, _counted(getattr(base, name)))
         dateutil_rrule._iterinfo = CappedIterInfo
 
 

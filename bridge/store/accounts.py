@@ -17,6 +17,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from bridge.core.cache import BoundedLRU
 from bridge.core.mail_header import check_email
 from bridge.core.times import now_ts
+from bridge.store.bearer import row_for_secret, secret_hash, select_where
 from bridge.store.engine import Transactions, inserted_id
 from bridge.store.records import Conflict, NotFound
 from bridge.store.schema import api_token, collection, membership, user_account, workspace
@@ -129,11 +130,6 @@ class Token:
 
     def usable(self, now: int) -> bool:
         return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
-
-
-def _secret_hash(secret: str) -> str:
-    # Tokens carry 256 random bits: a fast hash is as safe as a slow one and costs nothing.
-    return hashlib.sha256(secret.encode()).hexdigest()
 
 
 def _user(row: sa.RowMapping) -> User:
@@ -296,7 +292,7 @@ class Accounts:
         now = now_ts()
         with self.db.write(".accounts") as conn:
             token_id = inserted_id(conn.execute(api_token.insert().values(
-                prefix=prefix, secret_hash=_secret_hash(secret), user_id=user.id,
+                prefix=prefix, secret_hash=secret_hash(secret), user_id=user.id,
                 workspace_id=ws.id, title=title, scopes=scopes, access_level=access_level,
                 operations=ops, visible_fields=fields,
                 calendar_ids=None if calendar_ids is None else sorted(set(calendar_ids)),
@@ -309,11 +305,7 @@ class Accounts:
 
     def tokens(self, *, user_id: int | None = None, workspace_id: int | None = None
                ) -> list[Token]:
-        query = sa.select(api_token).order_by(api_token.c.id)
-        if user_id is not None:
-            query = query.where(api_token.c.user_id == user_id)
-        if workspace_id is not None:
-            query = query.where(api_token.c.workspace_id == workspace_id)
+        query = select_where(api_token, user_id=user_id, workspace_id=workspace_id)
         with self.db.read() as conn:
             return [Token.from_row(r) for r in conn.execute(query).mappings()]
 
@@ -337,14 +329,8 @@ class Accounts:
 
     def check_token(self, presented: str) -> Token | None:
         """The usable token matching ``presented``, in constant time over the secret."""
-        if not presented.startswith(TOKEN_PREFIX):
-            return None
-        prefix, _, secret = presented[len(TOKEN_PREFIX):].partition("_")
-        with self.db.read() as conn:
-            row = conn.execute(sa.select(api_token).where(api_token.c.prefix == prefix)
-                               ).mappings().first()
-        expected = row["secret_hash"] if row else _secret_hash("")
-        if not hmac.compare_digest(expected, _secret_hash(secret)) or row is None:
+        row = row_for_secret(self.db, api_token, TOKEN_PREFIX, presented)
+        if row is None:
             return None
         token = Token.from_row(row)
         now = now_ts()

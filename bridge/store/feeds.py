@@ -7,14 +7,13 @@ much entropy a fast hash is as safe as a slow one, and a feed poll must stay che
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import secrets
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 
 from bridge.core.times import now_ts
+from bridge.store.bearer import row_for_secret, secret_hash
 from bridge.store.engine import Transactions, inserted_id
 from bridge.store.records import Conflict, NotFound
 from bridge.store.schema import collection, feed_token
@@ -56,10 +55,6 @@ class FeedToken:
         return f"{FEED_TOKEN_PREFIX}{self.prefix}_…"
 
 
-def _secret_hash(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
-
-
 def _new_secret() -> tuple[str, str]:
     """(prefix, secret) of a new token."""
     return secrets.token_hex(6), secrets.token_urlsafe(24)
@@ -99,7 +94,7 @@ class FeedTokens:
                 raise NotFound(f"calendar {calendar_id}")
             feed_id = inserted_id(conn.execute(feed_token.insert().values(
                 collection_id=calendar_id, kind=kind, prefix=prefix,
-                secret_hash=_secret_hash(secret), window_past_days=window_past_days,
+                secret_hash=secret_hash(secret), window_past_days=window_past_days,
                 window_future_days=window_future_days, include_private=include_private,
                 created_at=now_ts(),
             )))
@@ -127,7 +122,7 @@ class FeedTokens:
             if current.revoked_at is not None:
                 raise Conflict(f"feed {feed_id} is revoked; create a new one")
             conn.execute(feed_token.update().where(feed_token.c.id == feed_id).values(
-                prefix=prefix, secret_hash=_secret_hash(secret), last_used_at=None))
+                prefix=prefix, secret_hash=secret_hash(secret), last_used_at=None))
             record = self._get(conn, feed_id)
         assert record is not None
         return _token(prefix, secret), record
@@ -145,14 +140,8 @@ class FeedTokens:
 
     def resolve(self, presented: str) -> FeedToken | None:
         """The live feed of ``presented``, or None; the secret is compared in constant time."""
-        if not presented.startswith(FEED_TOKEN_PREFIX):
-            return None
-        prefix, _, secret = presented[len(FEED_TOKEN_PREFIX):].partition("_")
-        with self.db.read() as conn:
-            row = conn.execute(sa.select(feed_token).where(feed_token.c.prefix == prefix)
-                               ).mappings().first()
-        expected = row["secret_hash"] if row is not None else _secret_hash("")
-        if not hmac.compare_digest(expected, _secret_hash(secret)) or row is None:
+        row = row_for_secret(self.db, feed_token, FEED_TOKEN_PREFIX, presented)
+        if row is None:
             return None
         record = FeedToken.from_row(row)
         if record.revoked_at is not None:

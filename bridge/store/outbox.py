@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from bridge.core.itip import ItipMessage
 from bridge.core.mail_header import single_line
 from bridge.core.times import now_ts
+from bridge.store.bearer import select_where
 from bridge.store.engine import Transactions, inserted_id
 from bridge.store.schema import MAX_SUBJECT_LENGTH, outbox_message
 
@@ -76,11 +77,7 @@ class Outbox:
 
     def messages(self, status: str | None = None, event_uid: str | None = None
                  ) -> list[QueuedMessage]:
-        query = sa.select(outbox_message).order_by(outbox_message.c.id)
-        if status is not None:
-            query = query.where(outbox_message.c.status == status)
-        if event_uid is not None:
-            query = query.where(outbox_message.c.event_uid == event_uid)
+        query = select_where(outbox_message, status=status, event_uid=event_uid)
         with self.db.read() as conn:
             return [QueuedMessage.from_row(r) for r in conn.execute(query).mappings()]
 
