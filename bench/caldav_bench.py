@@ -670,11 +670,10 @@ def check_window_answers(
 # -- measuring ----------------------------------------------------------------------------------
 
 
-@dataclass
-class Timing:
-    first: float  # the warm-up request
+class Sampled:
+    """The two figures every bench table reports, over ``samples`` (seconds)."""
+
     samples: list[float]
-    count: int
 
     @property
     def median(self) -> float:
@@ -683,6 +682,13 @@ class Timing:
     @property
     def p95(self) -> float:
         return percentile_95(self.samples)
+
+
+@dataclass
+class Timing(Sampled):
+    first: float  # the warm-up request
+    samples: list[float]
+    count: int
 
 
 def percentile_95(samples: Sequence[float]) -> float:

@@ -30,7 +30,6 @@ import json
 import os
 import re
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -41,7 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import requests
-from caldav_bench import PASSWORD, USER, CalbridgeServer, RadicaleServer, log, percentile_95
+from caldav_bench import PASSWORD, USER, CalbridgeServer, RadicaleServer, Sampled, log
 from generate import GeneratedObject, collection_text, generate
 
 BIG_CALENDAR = "cal"
@@ -137,7 +136,7 @@ def event_count(text: str) -> int:
 
 
 @dataclass
-class Timing:
+class Timing(Sampled):
     label: str
     samples: list[float] = field(default_factory=list)
     events: int | None = None
@@ -148,14 +147,6 @@ class Timing:
         self.samples.append(fetched.seconds)
         self.statuses.add(fetched.status)
         self.wire_bytes = len(fetched.body)
-
-    @property
-    def median(self) -> float:
-        return statistics.median(self.samples)
-
-    @property
-    def p95(self) -> float:
-        return percentile_95(self.samples)
 
 
 def repeat(timing: Timing, reps: int, budget: float, run: Callable[[], Fetched],

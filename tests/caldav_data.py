@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import xml.etree.ElementTree as ET
+
+import requests
+
 BERLIN = """BEGIN:VTIMEZONE\r
 TZID:Europe/Berlin\r
 BEGIN:STANDARD\r
@@ -67,3 +71,19 @@ def yearly_all_day(uid: str) -> str:
 def todo(uid: str, due: str) -> str:
     return (f"{HEADER}BEGIN:VTODO\r\nUID:{uid}\r\nDTSTAMP:20260101T000000Z\r\n"
             f"DUE:{due}\r\nSUMMARY:{uid}\r\nEND:VTODO\r\n{FOOTER}")
+
+
+_ALL_OBJECTS_QUERY = (
+    '<?xml version="1.0"?><C:calendar-query xmlns:D="DAV:" '
+    'xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop><D:getetag/><C:calendar-data/>'
+    '</D:prop><C:filter><C:comp-filter name="VCALENDAR"/></C:filter></C:calendar-query>')
+
+
+def all_objects(http: requests.Session, calendar_url: str) -> list[tuple[str, str, str]]:
+    """(href, etag, calendar data) of every object of a calendar, in one calendar-query."""
+    response = http.request("REPORT", calendar_url, headers={"Depth": "1"},
+                            data=_ALL_OBJECTS_QUERY)
+    assert response.status_code == 207, response.text
+    return [(node.findtext("{DAV:}href") or "", node.findtext(".//{DAV:}getetag") or "",
+             node.findtext(".//{urn:ietf:params:xml:ns:caldav}calendar-data") or "")
+            for node in ET.fromstring(response.content).iter("{DAV:}response")]

@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
+from tests.caldav_data import all_objects
 from tests.conftest import PASSWORD, Server
 
 DAV = "{DAV:}"
@@ -58,16 +59,7 @@ def make_calendar(server: Server) -> str:
 
 def calendar_contents(http: requests.Session, calendar_url: str) -> dict[str, str]:
     """Name -> text of every object, in one calendar-query REPORT."""
-    response = http.request("REPORT", calendar_url, headers={"Depth": "1"}, data=(
-        '<?xml version="1.0"?><C:calendar-query xmlns:D="DAV:" '
-        'xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop><D:getetag/><C:calendar-data/>'
-        '</D:prop><C:filter><C:comp-filter name="VCALENDAR"/></C:filter></C:calendar-query>'))
-    assert response.status_code == 207, response.text
-    out = {}
-    for node in ET.fromstring(response.content).iter(f"{DAV}response"):
-        href = node.findtext(f"{DAV}href") or ""
-        out[href.rsplit("/", 1)[1]] = node.findtext(f".//{CALDAV}calendar-data") or ""
-    return out
+    return {href.rsplit("/", 1)[1]: data for href, _, data in all_objects(http, calendar_url)}
 
 
 def collection_etag(http: requests.Session, calendar_url: str) -> str:

@@ -120,6 +120,6 @@ def test_the_writer_writes_radicales_bytes() -> None:
 
     writer = MultistatusWriter("utf-8")
     writer.element(ET.fromstring(radicale_bytes(root))[0])  # as parsed from Radicale's answer
-    writer.text_responses(["{DAV:}getetag", "{DAV:}resourcetype"],
-                          [("/alice/work/a%26b.ics", ['"e&1"', ""])])
+    writer.listing_responses(["{DAV:}getetag", "{DAV:}resourcetype"], "/alice/work/",
+                             [("a&b.ics", '"e&1"', 0, "VEVENT")], "utf-8")
     assert writer.to_bytes() == radicale_bytes(root)

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.caldav_data import all_objects
 from tests.conftest import PASSWORD, Server
 
 VDIRSYNCER = Path(sys.executable).parent / "vdirsyncer"
@@ -58,18 +59,8 @@ class Setup:
 
     def remote(self) -> dict[str, tuple[str, str]]:
         """UID -> (SUMMARY, etag) of every object on the server (one calendar-query)."""
-        response = self.http.request("REPORT", self.calendar_url, headers={"Depth": "1"}, data=(
-            '<?xml version="1.0"?><C:calendar-query xmlns:D="DAV:" '
-            'xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop><D:getetag/><C:calendar-data/>'
-            '</D:prop><C:filter><C:comp-filter name="VCALENDAR"/></C:filter>'
-            '</C:calendar-query>'))
-        assert response.status_code == 207, response.text
-        out = {}
-        for node in ET.fromstring(response.content).iter(f"{DAV}response"):
-            text = node.findtext(f".//{CALDAV}calendar-data") or ""
-            out[field(text, "UID")] = (field(text, "SUMMARY"),
-                                       node.findtext(f".//{DAV}getetag") or "")
-        return out
+        return {field(data, "UID"): (field(data, "SUMMARY"), etag)
+                for _, etag, data in all_objects(self.http, self.calendar_url)}
 
     def local(self) -> dict[str, tuple[str, str]]:
         """UID -> (SUMMARY, file name) of every .ics file of the local vdir."""

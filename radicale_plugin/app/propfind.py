@@ -9,22 +9,15 @@ from __future__ import annotations
 
 import io
 import xml.etree.ElementTree as ET
-from urllib.parse import quote
 
 import defusedxml.ElementTree as DefusedET
 from radicale import types
 
-from bridge.core.times import http_date
-from radicale_plugin.app.multistatus import MultistatusWriter
+from radicale_plugin.app.multistatus import LISTING_PROPS, MultistatusWriter, Row
 from radicale_plugin.internals import NOT_ALLOWED, Access, PropfindPart, read_raw_body, rewind_body
 from radicale_plugin.storage import Collection
 
 _D = "{DAV:}"
-GETETAG, GETLASTMODIFIED, GETCONTENTTYPE, RESOURCETYPE = (
-    f"{_D}getetag", f"{_D}getlastmodified", f"{_D}getcontenttype", f"{_D}resourcetype")
-LISTING_PROPS = frozenset({GETETAG, GETLASTMODIFIED, GETCONTENTTYPE, RESOURCETYPE})
-# href, etag, last modified (seconds), component: the store's object summaries
-Row = tuple[str, str, int, str]
 
 
 def listing_props(body: bytes) -> list[str] | None:
@@ -40,22 +33,6 @@ def listing_props(body: bytes) -> list[str] | None:
         return None  # allprop, propname, or something else
     tags = [child.tag for child in prop]
     return tags if tags and set(tags) <= LISTING_PROPS else None
-
-
-def row_texts(row: Row, props: list[str], encoding: str) -> list[str]:
-    """The requested properties of one member, from its index row, in the order asked."""
-    _, etag, last_modified, component = row
-    texts = []
-    for tag in props:
-        if tag == GETETAG:
-            texts.append(etag)
-        elif tag == GETLASTMODIFIED:
-            texts.append(http_date(last_modified))
-        elif tag == GETCONTENTTYPE:
-            texts.append(f"text/calendar;charset={encoding};component={component}")
-        else:
-            texts.append("")  # resourcetype: an object is no collection
-    return texts
 
 
 def parsed_multistatus(status: int, answer: object) -> ET.Element | None:
@@ -92,12 +69,10 @@ class ApplicationPartListingPropfind(PropfindPart):
                 writer = MultistatusWriter(self.encoding)
                 for response in root:
                     writer.element(response)
-                # Quoted as xmlutils.make_href quotes, without its per-row sanitize_path
-                # (stored hrefs passed it when they were written).
-                prefix = f"{base_prefix}/{collection_path}/"
-                writer.text_responses(props, [(quote(prefix + row[0]),
-                                               row_texts(row, props, self.encoding))
-                                              for row in rows])
+                # Without xmlutils.make_href's per-row sanitize_path: stored hrefs passed it
+                # when they were written.
+                writer.listing_responses(props, f"{base_prefix}/{collection_path}/", rows,
+                                         self.encoding)
                 return status, headers, writer.to_bytes(), logged
         rewind_body(environ, body)
         return super().do_PROPFIND(environ, base_prefix, path, user, user_groups, request_info)
