@@ -229,6 +229,12 @@ class Database:
     def request_scope(self) -> AbstractContextManager[None]:
         return request_scope(self.engine)
 
+    def ping(self) -> str:
+        """The dialect's name once a trivial query answered (raises what the driver raises)."""
+        with self.read() as conn:
+            conn.execute(sa.text("SELECT 1"))
+        return self.engine.dialect.name
+
     @contextmanager
     def snapshot(self) -> Iterator[Connection]:
         """A read transaction on a connection of its own, not the ambient one: for a
