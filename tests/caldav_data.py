@@ -73,6 +73,16 @@ def todo(uid: str, due: str) -> str:
             f"DUE:{due}\r\nSUMMARY:{uid}\r\nEND:VTODO\r\n{FOOTER}")
 
 
+def summary_event(uid: str, summary: str) -> str:
+    """One one-hour event on 2026-12-01, told apart by its SUMMARY (sync and race tests)."""
+    return (
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//calbridge tests//EN\r\n"
+        f"BEGIN:VEVENT\r\nUID:{uid}\r\nDTSTAMP:20260101T000000Z\r\n"
+        "DTSTART:20261201T100000Z\r\nDTEND:20261201T110000Z\r\n"
+        f"SUMMARY:{summary}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+
+
 _ALL_OBJECTS_QUERY = (
     '<?xml version="1.0"?><C:calendar-query xmlns:D="DAV:" '
     'xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop><D:getetag/><C:calendar-data/>'

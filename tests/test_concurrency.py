@@ -13,6 +13,7 @@ import pytest
 import requests
 
 from tests.caldav_data import all_objects
+from tests.caldav_data import summary_event as event_text
 from tests.conftest import PASSWORD, Server
 
 DAV = "{DAV:}"
@@ -20,15 +21,6 @@ CALDAV = "{urn:ietf:params:xml:ns:caldav}"
 ICS = {"Content-Type": "text/calendar; charset=utf-8"}
 EVENTS_PER_WRITER = 15
 INCREMENTS_PER_WRITER = 5
-
-
-def event_text(uid: str, summary: str) -> str:
-    return (
-        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//calbridge tests//EN\r\n"
-        f"BEGIN:VEVENT\r\nUID:{uid}\r\nDTSTAMP:20260101T000000Z\r\n"
-        "DTSTART:20261201T100000Z\r\nDTEND:20261201T110000Z\r\n"
-        f"SUMMARY:{summary}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
-    )
 
 
 def counter_event(value: int, writers: list[str]) -> str:

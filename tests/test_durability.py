@@ -71,6 +71,13 @@ def collection_state(http: requests.Session, calendar_url: str
     return objects, calendar
 
 
+def stored_with_state(http: requests.Session, calendar: str, name: str, text: str
+                      ) -> tuple[str, tuple[dict[str, str], dict[str, str]]]:
+    """Create ``name`` in ``calendar``; (its stored text, the calendar's state after it)."""
+    assert put(http, f"{calendar}{name}", text).status_code == 201
+    return http.get(f"{calendar}{name}").text, collection_state(http, calendar)
+
+
 def sync_collection(http: requests.Session, calendar_url: str, token: str = ""
                     ) -> tuple[requests.Response, str, dict[str, int]]:
     """(response, new token, href -> HTTP status of each reported member)."""
@@ -225,9 +232,7 @@ def test_an_object_over_max_object_bytes_is_refused_and_not_stored(
     calendar = make_calendar(http, small_server)
     small = event_text("small")
     assert len(small.encode()) < MAX_BYTES
-    assert put(http, f"{calendar}small.ics", small).status_code == 201
-    stored = http.get(f"{calendar}small.ics").text
-    before = collection_state(http, calendar)
+    stored, before = stored_with_state(http, calendar, "small.ics", small)
 
     big = event_text("big", extra=long_description(2 * MAX_BYTES))
     assert len(big.encode()) > MAX_BYTES
@@ -245,9 +250,7 @@ def test_an_object_over_max_object_bytes_is_refused_and_not_stored(
 def test_whole_calendar_put_with_one_oversize_object_stores_nothing(
         small_server: Server, http: requests.Session) -> None:
     calendar = make_calendar(http, small_server)
-    assert put(http, f"{calendar}old.ics", event_text("old")).status_code == 201
-    stored = http.get(f"{calendar}old.ics").text
-    before = collection_state(http, calendar)
+    stored, before = stored_with_state(http, calendar, "old.ics", event_text("old"))
     events = [event_text("fine-1"), event_text("fine-2"),
               event_text("huge", extra=long_description(2 * MAX_BYTES))]
     whole = _HEAD + "".join(e[len(_HEAD):-len("END:VCALENDAR\r\n")] for e in events) \
@@ -278,9 +281,7 @@ def test_calendar_advertises_the_configured_max_resource_size(
 def test_second_object_with_the_same_uid_in_a_calendar_gets_409(
         server: Server, http: requests.Session) -> None:
     calendar = make_calendar(http, server)
-    assert put(http, f"{calendar}first.ics", event_text("shared-uid")).status_code == 201
-    stored = http.get(f"{calendar}first.ics").text
-    before = collection_state(http, calendar)
+    stored, before = stored_with_state(http, calendar, "first.ics", event_text("shared-uid"))
 
     response = put(http, f"{calendar}second.ics", event_text("shared-uid", "impostor"))
     assert response.status_code == 409

@@ -15,6 +15,7 @@ import pytest
 import requests
 
 from tests.caldav_data import all_objects
+from tests.caldav_data import summary_event as event_text
 from tests.conftest import PASSWORD, Server
 
 VDIRSYNCER = Path(sys.executable).parent / "vdirsyncer"
@@ -23,15 +24,6 @@ CALDAV = "{urn:ietf:params:xml:ns:caldav}"
 ICS = {"Content-Type": "text/calendar; charset=utf-8"}
 # vdirsyncer reports every write it makes with one of these words (INFO level, the default).
 WRITE_WORDS = re.compile(r"\b(Copying|Updating|Deleting|Uploading)\b", re.IGNORECASE)
-
-
-def event_text(uid: str, summary: str) -> str:
-    return (
-        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//calbridge tests//EN\r\n"
-        f"BEGIN:VEVENT\r\nUID:{uid}\r\nDTSTAMP:20260101T000000Z\r\n"
-        "DTSTART:20261201T100000Z\r\nDTEND:20261201T110000Z\r\n"
-        f"SUMMARY:{summary}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
-    )
 
 
 def field(text: str, name: str) -> str:
