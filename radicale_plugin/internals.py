@@ -48,6 +48,7 @@ SUPPORTED_RADICALE = ">=3.9.0,<3.10"
 Application = radicale_app.Application
 Access = app_base.Access
 NOT_ALLOWED = httputils.NOT_ALLOWED
+RADICALE_DAV_CLASSES: str = httputils.DAV_HEADERS
 NAMESPACES = xmlutils.NAMESPACES
 
 # (owner, its name in messages, attributes) looked up by check_radicale().
@@ -71,7 +72,7 @@ _MODULE_NEEDS: tuple[tuple[object, str, tuple[str, ...]], ...] = (
     (app_get, "radicale.app.get", ("propose_filename", "requests_freebusy_view")),
     (app_report, "radicale.app.report", ("xml_item_response",)),
     (item_filter, "radicale.item.filter", ("parse_time_range", "simplify_prefilters")),
-    (httputils, "radicale.httputils", ("read_raw_request_body", "NOT_ALLOWED")),
+    (httputils, "radicale.httputils", ("read_raw_request_body", "NOT_ALLOWED", "DAV_HEADERS")),
     (xmlutils, "radicale.xmlutils", ("NAMESPACES", "make_response", "get_content_type")),
     (radicale_item, "radicale.item", ("get_etag", "find_available_uid")),
     (radicale_auth.BaseAuth, "radicale.auth.BaseAuth", ("_login_ext",)),

@@ -93,3 +93,17 @@ def test_a_vtodo_round_trips(server: Server) -> None:
         "END:VTODO\r\nEND:VCALENDAR\r\n")
     todo = calendar.todo_by_uid("todo-1")
     assert str(todo.icalendar_component["SUMMARY"]) == "Write tests"
+
+
+def test_options_and_propfind_advertise_the_same_dav_classes(server: Server) -> None:
+    from radicale_plugin.app.options import dav_header
+
+    home = f"{server.url}/alice/"
+    options = requests.options(home, auth=("alice", PASSWORD), timeout=30)
+    propfind = requests.request("PROPFIND", home, auth=("alice", PASSWORD),
+                                headers={"Depth": "0"}, timeout=30)
+    assert options.status_code == 200
+    assert propfind.status_code == 207
+    assert options.headers["DAV"] == dav_header()
+    assert propfind.headers["DAV"] == dav_header()
+    assert options.headers["DAV"].split(", ")[:4] == ["1", "2", "3", "calendar-access"]

@@ -16,6 +16,7 @@ from radicale import types
 from bridge.store.access import caldav_refusal, current_policy
 from radicale_plugin.app.delete import ApplicationPartGuardedDelete
 from radicale_plugin.app.get import ApplicationPartCollectionGet
+from radicale_plugin.app.options import with_dav_header
 from radicale_plugin.app.propfind import ApplicationPartListingPropfind
 from radicale_plugin.app.props import ApplicationPartPropertyLimits
 from radicale_plugin.app.put import ApplicationPartLimitedPut
@@ -76,5 +77,6 @@ class CalbridgeApplication(ApplicationPartExpandReport, ApplicationPartListingPr
                 body.close()
             start_response("403 Forbidden", [("Content-Type", "text/plain; charset=utf-8")])
             return [refusal.encode() + b"\n"]
-        start_response(*answer[0])
+        status, headers = answer[0]
+        start_response(status, with_dav_header(headers))
         return body
