@@ -48,6 +48,7 @@ SUPPORTED_RADICALE = ">=3.9.0,<3.10"
 Application = radicale_app.Application
 Access = app_base.Access
 NOT_ALLOWED = httputils.NOT_ALLOWED
+BAD_REQUEST = httputils.BAD_REQUEST
 RADICALE_DAV_CLASSES: str = httputils.DAV_HEADERS
 NAMESPACES = xmlutils.NAMESPACES
 
@@ -72,7 +73,8 @@ _MODULE_NEEDS: tuple[tuple[object, str, tuple[str, ...]], ...] = (
     (app_get, "radicale.app.get", ("propose_filename", "requests_freebusy_view")),
     (app_report, "radicale.app.report", ("xml_item_response",)),
     (item_filter, "radicale.item.filter", ("parse_time_range", "simplify_prefilters")),
-    (httputils, "radicale.httputils", ("read_raw_request_body", "NOT_ALLOWED", "DAV_HEADERS")),
+    (httputils, "radicale.httputils",
+     ("read_raw_request_body", "NOT_ALLOWED", "BAD_REQUEST", "DAV_HEADERS")),
     (xmlutils, "radicale.xmlutils", ("NAMESPACES", "make_response", "get_content_type")),
     (radicale_item, "radicale.item", ("get_etag", "find_available_uid")),
     (radicale_auth.BaseAuth, "radicale.auth.BaseAuth", ("_login_ext",)),
@@ -190,6 +192,10 @@ class AdapterPart(app_base.ApplicationBase):
     @property
     def encoding(self) -> str:
         return self._encoding
+
+    @property
+    def max_expand_occurrence(self) -> int:
+        return int(self.configuration.get("reporting", "max_expand_occurrence"))
 
     def xml_answer(self, element: ET.Element, request_info: dict) -> bytes:
         """Radicale's serialization of a response document (declaration, prefixes, logging)."""

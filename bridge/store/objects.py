@@ -47,7 +47,8 @@ from bridge.store.rows import (
     put_row,
     widen_max_duration,
 )
-from bridge.store.schema import calendar_object, collection, occurrence
+from bridge.store.schema import calendar_object, change, collection, occurrence
+from bridge.store.sync import parse_token
 
 
 @dataclass(frozen=True)
@@ -290,3 +291,47 @@ class Snapshot:
             query.order_by(calendar_object.c.href))
         for rows in result.partitions():
             yield [row[0] for row in rows]
+
+    def sync_delta(self, collection_id: int, token: str) -> SyncDelta | None:
+        """What a sync-collection answer holds after ``token`` (everything for an empty one),
+        read in this snapshot; None if the collection is gone. A foreign, malformed or expired
+        token raises (InvalidSyncToken / ExpiredSyncToken, both ValueErrors)."""
+        record = self.collection(collection_id)
+        if record is None:
+            return None
+        if not token:
+            return SyncDelta(record.sync_token, None, [])
+        since = parse_token(record, token)
+        changed = sa.select(change.c.href).where(
+            change.c.collection_id == collection_id, change.c.revision > since)
+        present = sa.select(calendar_object.c.href).where(
+            calendar_object.c.collection_id == collection_id)
+        deleted = self.conn.execute(
+            changed.where(change.c.href.not_in(present)).distinct().order_by(change.c.href)
+        ).scalars().all()
+        return SyncDelta(record.sync_token, since, list(deleted))
+
+    def sync_rows(self, collection_id: int, since: int | None, with_text: bool,
+                  batch: int = 500) -> Iterator[Sequence[sa.Row]]:
+        """(href, etag, last_modified, component[, text]) of the objects changed after
+        revision ``since`` (all of them when None), in href order, ``batch`` rows at a time."""
+        columns = [calendar_object.c.href, calendar_object.c.etag,
+                   calendar_object.c.last_modified, calendar_object.c.component]
+        query = sa.select(*columns, *([calendar_object.c.text] if with_text else [])).where(
+            calendar_object.c.collection_id == collection_id)
+        if since is not None:
+            query = query.where(calendar_object.c.href.in_(sa.select(change.c.href).where(
+                change.c.collection_id == collection_id, change.c.revision > since)))
+        result = self.conn.execution_options(yield_per=batch).execute(
+            query.order_by(calendar_object.c.href))
+        yield from result.partitions()
+
+
+@dataclass(frozen=True)
+class SyncDelta:
+    """A sync-collection answer's frame: the token to hand out, the revision the client had
+    (None: an initial sync, every object) and the hrefs deleted since then."""
+
+    token: str
+    since: int | None
+    deleted: list[str]

@@ -38,6 +38,7 @@ Row = tuple[str, str, int, str]
 _REGISTERED = {url: ("" if short == "D" else short) for short, url in NAMESPACES.items()}
 _ATTRIBUTE_ENTITIES = {'"': "&quot;", "\r": "&#13;", "\n": "&#10;", "\t": "&#09;"}
 _OK = status_text(200)
+_NOT_FOUND = status_text(404)
 
 
 def _escape(text: str) -> str:
@@ -113,6 +114,25 @@ class MultistatusWriter:
                     values.append(empty)
             parts.append(f"<response><href>{_escape(quote(prefix + href))}</href><propstat><prop>"
                          f"{''.join(values)}{tail}")
+
+    def item_response(self, href: str, found: Sequence[ET.Element],
+                      not_found: Sequence[ET.Element]) -> None:
+        """A response as Radicale's ``xml_item_response`` builds it for a found item: a 200
+        propstat, then a 404 one, each only when it has properties; ``href`` unquoted."""
+        parts = self._parts
+        parts.append(f"<response><href>{_escape(quote(href))}</href>")
+        for status, props in ((_OK, found), (_NOT_FOUND, not_found)):
+            if props:
+                parts.append("<propstat><prop>")
+                for prop in props:
+                    self.element(prop)
+                parts.append(f"</prop><status>{status}</status></propstat>")
+        parts.append("</response>")
+
+    def missing_response(self, href: str) -> None:
+        """A response for an item that is not there (deleted since a sync token)."""
+        self._parts.append(f"<response><href>{_escape(quote(href))}</href>"
+                           f"<status>{_NOT_FOUND}</status></response>")
 
     def to_bytes(self) -> bytes:
         declarations = "".join(

@@ -1,4 +1,4 @@
-"""REPORT with <C:expand>, answered from the occurrence index.
+"""REPORT with <C:expand>, answered from the occurrence index (sync-collection: ``sync.py``).
 
 Radicale strips the time range from such a query before storage sees it, then parses and
 expands every event of the calendar. Here the window goes to the occurrence index, and only
@@ -30,10 +30,10 @@ from bridge.core.limits import (
     TooManyInstances,
     TooManyMatches,
 )
+from radicale_plugin.app.sync import ApplicationPartSyncReport, parse_sync_query
 from radicale_plugin.internals import (
     NOT_ALLOWED,
     Access,
-    ReportPart,
     content_type,
     item_response,
     parse_time_range,
@@ -86,23 +86,28 @@ def parse_expand_query(root: ET.Element | None) -> ExpandQuery | None:
     return ExpandQuery(start, end, list(prop))
 
 
-class ApplicationPartExpandReport(ReportPart):
+class ApplicationPartExpandReport(ApplicationPartSyncReport):
     def do_REPORT(self, environ: types.WSGIEnviron, base_prefix: str, path: str, user: str,
                   user_groups: set, request_info: dict) -> types.WSGIResponse:
         body = read_raw_body(self, environ)
         rewind_body(environ, body)
-        query = None
+        root = None
         if body and not self.sharing_enabled:
             try:
-                query = parse_expand_query(DefusedET.fromstring(body))
+                root = DefusedET.fromstring(body)
             except ET.ParseError:
-                query = None
+                root = None
+        query = parse_expand_query(root)
+        sync = parse_sync_query(root) if root is not None else None
+        response = None
         if query is not None:
             response = self._expand_report(base_prefix, path, user, user_groups, query,
                                            request_info)
-            if response is not None:
-                return response
-            rewind_body(environ, body)
+        elif sync is not None:
+            response = self.sync_report(base_prefix, path, user, user_groups, sync, request_info)
+        if response is not None:
+            return response
+        rewind_body(environ, body)
         return super().do_REPORT(environ, base_prefix, path, user, user_groups, request_info)
 
     def _expand_report(self, base_prefix: str, path: str, user: str, user_groups: set,
