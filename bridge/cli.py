@@ -14,6 +14,7 @@ from bridge.store.store import StoreError
 
 if TYPE_CHECKING:
     from bridge.store.maintenance import MaintenancePolicy
+    from bridge.wsgi import PathDispatcher
 
 
 class CliError(Exception):
@@ -25,14 +26,17 @@ def _print(args: argparse.Namespace, data: dict, text: str) -> None:
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    settings = settings.with_overrides("server", host=args.host, port=args.port)
+    workers = args.workers if args.workers is not None else int(settings.get("server", "workers"))
+    if workers < 1:
+        raise CliError(f"--workers must be at least 1, not {workers}")
+    if workers > 1:
+        return _serve_workers(settings, workers)
     import waitress
 
     from bridge.wsgi import build_application, max_body_bytes
 
-    settings = settings.with_overrides("server", host=args.host, port=args.port)
     application = build_application(settings)
-    from bridge.mail import OutboxSender, SmtpSettings, configured_outbox
-
     try:  # listen first: a taken port is reported at once, before any work
         server = waitress.create_server(application, host=settings.host, port=settings.port,
                                         threads=int(settings.get("server", "threads")),
@@ -42,26 +46,56 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     except OSError as exc:
         raise CliError(f"cannot listen on {settings.host}:{settings.port}: "
                        f"{exc.strerror or exc}") from exc
+    _banner(settings, 1)
+    _start_background(application, settings)  # once the socket listens: serving never waits
+    server.run()
+    return 0
+
+
+def _serve_workers(settings: Settings, workers: int) -> int:
+    """N processes (gunicorn, bridge/workers.py); each builds its application after the fork."""
+    import socket
+
+    from bridge.workers import WorkerServer
+
+    try:  # a taken port is reported at once, as with one process
+        with socket.create_server((settings.host, settings.port)):
+            pass
+    except OSError as exc:
+        raise CliError(f"cannot listen on {settings.host}:{settings.port}: "
+                       f"{exc.strerror or exc}") from exc
+    _banner(settings, workers)
+    WorkerServer(settings, workers,
+                 on_worker_start=lambda app: _start_background(app, settings)).run()
+    return 0
+
+
+def _banner(settings: Settings, workers: int) -> None:
+    from bridge.mail import SmtpSettings
+
+    smtp = SmtpSettings.from_settings(settings)
+    base = f"http://{settings.host}:{settings.port}"
+    print(f"calbridge serving on {base}" + (f" ({workers} processes)" if workers > 1 else ""),
+          flush=True)
+    print(f"  CalDAV:   {base}/  (clients discover via {base}/.well-known/caldav)", flush=True)
+    print(f"  API:      {base}/api/  (health: {base}/api/health)", flush=True)
+    print(f"  data:     {settings.database_url}", flush=True)
+    print(f"  mail:     {'via ' + smtp.host if smtp.configured else 'no SMTP: kept in outbox'}",
+          flush=True)
+
+
+def _start_background(application: PathDispatcher, settings: Settings) -> None:
+    """The outbox sender (when SMTP is set) and the maintenance thread of one process."""
+    from bridge.mail import OutboxSender, SmtpSettings, configured_outbox
+    from bridge.store.maintenance import MaintenanceThread
 
     store = application.store  # the one store, built once from the settings
     smtp = SmtpSettings.from_settings(settings)
     if smtp.configured:
         OutboxSender(configured_outbox(store, settings), smtp,
                      float(settings.get("smtp", "interval"))).start()
-    base = f"http://{settings.host}:{settings.port}"
-    print(f"calbridge serving on {base}", flush=True)
-    print(f"  CalDAV:   {base}/  (clients discover via {base}/.well-known/caldav)", flush=True)
-    print(f"  API:      {base}/api/  (health: {base}/api/health)", flush=True)
-    print(f"  data:     {settings.database_url}", flush=True)
-    print(f"  mail:     {'via ' + smtp.host if smtp.configured else 'no SMTP: kept in outbox'}",
-          flush=True)
-    # Maintenance starts once the socket listens: serving never waits for it.
-    from bridge.store.maintenance import MaintenanceThread
-
     MaintenanceThread(store, maintenance_policy(settings),
                       float(settings.get("maintenance", "interval"))).start()
-    server.run()
-    return 0
 
 
 def maintenance_policy(settings: Settings) -> MaintenancePolicy:
@@ -233,6 +267,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the CalDAV + API server")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
+    serve.add_argument("--workers", type=int,
+                       help="server processes on the one store (default: server.workers)")
     serve.set_defaults(func=cmd_serve)
     _add_user_commands(commands)
     _add_workspace_commands(commands)

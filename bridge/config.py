@@ -10,7 +10,7 @@ from typing import Any
 
 DEFAULTS: dict[str, dict[str, Any]] = {
     "server": {"host": "127.0.0.1", "port": 5232, "base_url": "", "threads": 8,
-               "trusted_proxies": []},
+               "trusted_proxies": [], "workers": 1},
     "storage": {
         "data_dir": "./data",
         "database_url": "",
