@@ -17,6 +17,7 @@ from bridge.config import Settings
 from bridge.errors import register_error_handlers, validation_failed
 from bridge.guard import guard_json_body
 from bridge.service.events import EventService
+from bridge.service.instances import InstanceService
 from bridge.services import Services
 from bridge.store.accounts import Accounts
 from bridge.store.store import CalendarStore
@@ -36,6 +37,7 @@ def create_app(settings: Settings, store: CalendarStore) -> OpenAPI:
     if isinstance(app.json, DefaultJSONProvider):  # Flask's own, which sorts by default
         app.json.sort_keys = False
     app.config["MAX_CONTENT_LENGTH"] = int(settings.get("input", "max_json_bytes"))
+    events = EventService(store)
     app.extensions["calbridge"] = Services(
         settings=settings, store=store, accounts=Accounts(store),
         throttle=LoginThrottle(store, ThrottlePolicy(
@@ -43,7 +45,7 @@ def create_app(settings: Settings, store: CalendarStore) -> OpenAPI:
             window_seconds=int(settings.get("security", "auth_failure_window")),
             max_failures_per_address=int(
                 settings.get("security", "auth_max_failures_per_address")))),
-        events=EventService(store),
+        events=events, instances=InstanceService(events),
     )
     register_error_handlers(app)
     app.before_request(guard_json_body)

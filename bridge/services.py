@@ -9,6 +9,7 @@ from flask import current_app
 
 from bridge.config import Settings
 from bridge.service.events import EventService
+from bridge.service.instances import InstanceService
 from bridge.store.accounts import Accounts
 from bridge.store.store import CalendarStore
 from bridge.store.throttle import LoginThrottle
@@ -21,6 +22,7 @@ class Services:
     accounts: Accounts
     throttle: LoginThrottle
     events: EventService
+    instances: InstanceService
 
 
 def services() -> Services:

@@ -88,8 +88,21 @@ class EventQuery(ApiModel):
                                            description="render start and end in this zone")
 
 
+InstanceRange = Literal["thisInstance", "thisAndFollowing"]
+RANGE_DESCRIPTION = (
+    "For an instance id (`<eventId>_<originalStart>`): `thisInstance` (the default) changes only "
+    "that occurrence (an override; a delete adds an EXDATE); `thisAndFollowing` changes it and "
+    "every later one: the series is split there (the old one ends before it, a new series with "
+    "a new id starts at it). Ignored for a series id.")
+
+
 class DeleteQuery(ApiModel):
     notify_attendees: bool = Field(True, alias="notifyAttendees")
+    range: InstanceRange = Field("thisInstance", description=RANGE_DESCRIPTION)
+
+
+class UpdateQuery(ApiModel):
+    range: InstanceRange = Field("thisInstance", description=RANGE_DESCRIPTION)
 
 
 class ListQuery(ApiModel):

@@ -34,7 +34,6 @@ from bridge.mapping.calendars import fields_from_props, is_timezone
 from bridge.models import MAX_DATABASE_ID, problem_responses
 from bridge.occurrences import DAY, Budget, walk
 from bridge.service import listing, paging
-from bridge.service.errors import Refused
 from bridge.service.events import (
     Finish,
     IdempotencyKey,
@@ -128,13 +127,6 @@ def _event(event_id: str, need: str) -> tuple[ObjectRecord, CollectionRecord,
     if record.component != "VEVENT":
         raise ResourceNotFound("Event not found.", code="EVENT_NOT_FOUND")
     return record, calendar, key
-
-
-def _refuse_instance(key: object, action: str) -> None:
-    """Writes go to the series: one instance cannot be changed on its own yet."""
-    if key is not None:
-        raise Refused(f"{action.capitalize()} the series (its id without the instance "
-                      f"suffix); {action} one instance is not supported yet.", code="INSTANCE_EDIT")
 
 
 def _event_json(text: str, *, event_id: str, calendar_id: int, etag: str,
@@ -351,11 +343,15 @@ def _period(start: dt.datetime, end: dt.datetime) -> dict:
 
 # -- writes (bridge.service.events) -------------------------------------------------------------
 
-def _written(written: Written, policy: AccessPolicy) -> Response:
-    """The answer to an update or a response, rendered after commit from the write's parse."""
+def _written(written: Written, policy: AccessPolicy,
+             key: dt.date | dt.datetime | None = None) -> Response:
+    """The answer to an update or a response, rendered after commit from the write's parse:
+    the series, or (``key``) the instance written."""
     record, outcome = written.record, written.outcome
+    instance = mapping.find_instance(outcome.text, key, outcome.parsed) if key else None
     event = _event_json(outcome.text, event_id=record.public_id, calendar_id=record.collection_id,
-                        etag=record.etag, policy=policy, calendar=outcome.parsed)
+                        etag=record.etag, policy=policy, calendar=outcome.parsed,
+                        instance=instance)
     return _json_response(_envelope(event, policy, notificationQueued=outcome.queued),
                           etag=record.etag)
 
@@ -424,11 +420,12 @@ def _patch_of(body: models.UpdateEventRequest) -> mapping.EventPatch:
 
 @events_blueprint.patch("/events/<eventId>",
                         responses={200: models.EventEnvelope, **problem_responses(400, 409, 412)})
-def update_event(path: models.EventPath, body: models.UpdateEventRequest):  # type: ignore[no-untyped-def]
-    """Update Event: only the named fields change; everything else a client wrote stays."""
+def update_event(path: models.EventPath, query: models.UpdateQuery,  # type: ignore[no-untyped-def]
+                 body: models.UpdateEventRequest):
+    """Update Event: only the named fields change; everything else a client wrote stays. On an
+    instance id, that occurrence only, or (range=thisAndFollowing) it and every later one."""
     policy = _policy()
     record, calendar, key = _event(path.event_id, "write")
-    _refuse_instance(key, "edit")
     for field_name in body.model_fields_set:
         alias = models.UpdateEventRequest.model_fields[field_name].alias or field_name
         operation = FIELD_OPERATIONS.get(alias)
@@ -436,21 +433,34 @@ def update_event(path: models.EventPath, body: models.UpdateEventRequest):  # ty
                           or getattr(body, field_name)):
             require_operation(policy, operation)
     check_if_match(record.etag)
-    written = services().events.update(record, calendar, policy, _patch_of(body),
-                               notify=body.send_notifications)
+    patch, notify = _patch_of(body), body.send_notifications
+    instances = services().instances
+    if key is None:
+        written = services().events.update(record, calendar, policy, patch, notify=notify)
+    elif query.range == "thisAndFollowing":
+        written = instances.update_following(record, calendar, policy, key, patch, notify=notify)
+    else:
+        return _written(instances.update(record, calendar, policy, key, patch, notify=notify),
+                        policy, key)
     return _written(written, policy)
 
 
 @events_blueprint.delete("/events/<eventId>",
                          responses={200: models.DeletedEvent, **problem_responses(409, 412)})
 def delete_event(path: models.EventPath, query: models.DeleteQuery):  # type: ignore[no-untyped-def]
-    """Delete Event; attendees get a cancellation unless notifyAttendees=false."""
+    """Delete Event; attendees get a cancellation unless notifyAttendees=false. On an instance
+    id, that occurrence only (an EXDATE), or (range=thisAndFollowing) it and every later one."""
     policy = _policy()
     record, calendar, key = _event(path.event_id, "write")
-    _refuse_instance(key, "delete")
     require_operation(policy, "delete_events")
     check_if_match(record.etag)
-    queued = services().events.delete(record, calendar, policy, notify=query.notify_attendees)
+    notify, instances = query.notify_attendees, services().instances
+    if key is None:
+        queued = services().events.delete(record, calendar, policy, notify=notify)
+    elif query.range == "thisAndFollowing":
+        queued = instances.delete_following(record, calendar, policy, key, notify=notify)
+    else:
+        queued = instances.delete(record, calendar, policy, key, notify=notify)
     return {"success": True, "message": "Event deleted", "notificationQueued": queued}
 
 
@@ -474,8 +484,12 @@ def respond_to_event(path: models.EventPath, body: models.RespondRequest):  # ty
             _event(path.event_id, "read")  # 404 unless it may see the event (403 if not)
         raise AccessDenied("This token may not respond to events (it needs calendars:write "
                            "and full access).")
-    _refuse_instance(key, "answer")
     require_operation(policy, "respond_to_event")
-    written = services().events.respond(record, calendar, policy, body.status, body.comment,
-                                notify=body.send_notification)
+    if key is None:
+        written = services().events.respond(record, calendar, policy, body.status, body.comment,
+                                            notify=body.send_notification)
+    else:
+        return _written(services().instances.respond(
+            record, calendar, policy, key, body.status, body.comment,
+            notify=body.send_notification), policy, key)
     return _written(written, policy)

@@ -16,6 +16,8 @@ Decisions:
 * Addresses compare case-insensitively without ``mailto:``; each attendee is addressed once.
 * REQUESTs carry every VEVENT of the object but no VALARM (the organizer's reminders);
   CANCEL and REPLY carry the master's identifying properties only.
+* One instance of a series is decided as an event of its own (``instance_calendar``): its
+  messages carry its RECURRENCE-ID (RFC 5546 3.2.2.1, 3.2.5, 3.2.3).
 """
 
 from __future__ import annotations
@@ -156,8 +158,8 @@ def cancel(calendar: icalendar.Calendar, organizer: str, recipients: list[str],
     """A cancellation for ``recipients`` (all of them on delete, the removed ones on update)."""
     event = master(calendar)
     out = _with_method(calendar, "CANCEL")
-    cancelled = _copied(event, ("UID", "SUMMARY", "DTSTART", "DTEND", "DURATION", "LOCATION",
-                                "ORGANIZER", "RRULE"))
+    cancelled = _copied(event, ("UID", "RECURRENCE-ID", "SUMMARY", "DTSTART", "DTEND",
+                                "DURATION", "LOCATION", "ORGANIZER", "RRULE"))
     cancelled.add("DTSTAMP", now or dt.datetime.now(dt.UTC))
     cancelled.add("SEQUENCE", _sequence(event) + 1)
     cancelled.add("STATUS", "CANCELLED")
@@ -180,8 +182,8 @@ def reply(calendar: icalendar.Calendar, attendee: str, comment: str | None,
                 if mail(a).lower() == attendee.lower())
     partstat = str(line.params.get("PARTSTAT", "NEEDS-ACTION")).upper()
     out = _with_method(calendar, "REPLY")
-    answer = _copied(event, ("UID", "SUMMARY", "DTSTART", "DTEND", "DURATION", "ORGANIZER",
-                             "SEQUENCE"))
+    answer = _copied(event, ("UID", "RECURRENCE-ID", "SUMMARY", "DTSTART", "DTEND", "DURATION",
+                             "ORGANIZER", "SEQUENCE"))
     answer.add("DTSTAMP", now or dt.datetime.now(dt.UTC))
     answer.add("ATTENDEE", line, encode=False)
     if comment:
@@ -195,6 +197,24 @@ def reply(calendar: icalendar.Calendar, attendee: str, comment: str | None,
         method="REPLY", event_uid=str(event["UID"]), sender=attendee,
         recipients=(organizer,), subject=f"{word}: {_title(event)} @ {_when(event)}",
         body_text=body, calendar_text=out.to_ical().decode())
+
+
+def instance_calendar(calendar: icalendar.Calendar, instance: icalendar.cal.Component
+                      ) -> icalendar.Calendar:
+    """A calendar holding one instance of a series (an override, or an expanded instance with
+    its RECURRENCE-ID) as its only event, with the VTIMEZONEs: ``messages_for`` over two such
+    calendars decides for that instance alone (REQUEST, CANCEL and REPLY carry RECURRENCE-ID)."""
+    out = icalendar.Calendar()
+    for name, value in calendar.items():
+        out.add(name, value, encode=False)
+    for component in calendar.subcomponents:
+        if component.name == "VTIMEZONE":
+            out.add_component(component)
+    alone = copy.copy(instance)
+    for name in ("RRULE", "RDATE", "EXDATE", "EXRULE"):
+        alone.pop(name, None)
+    out.add_component(alone)
+    return out
 
 
 # -- the decisions ------------------------------------------------------------------------------

@@ -127,7 +127,7 @@ def attendee_emails(cal: icalendar.Calendar) -> list[str]:
     return attendees(master) if master is not None else []
 
 
-def _queued(messages: Sequence[OutgoingMessage]) -> bool:
+def queued(messages: Sequence[OutgoingMessage]) -> bool:
     return any(m.recipients for m in messages)
 
 
@@ -143,12 +143,12 @@ class EventService:
     def __init__(self, store: CalendarStore) -> None:
         self.store = store
 
-    def _prepare(self, text: str) -> tuple[icalendar.Calendar, PreparedObject]:
+    def prepare(self, text: str) -> tuple[icalendar.Calendar, PreparedObject]:
         """The one parse of a new text, and the store's index built from it."""
         cal = parse_object(text)
         return cal, self.store.prepare(text, parsed=cal)
 
-    def _enqueue(self, messages: Sequence[OutgoingMessage]) -> None:
+    def enqueue(self, messages: Sequence[OutgoingMessage]) -> None:
         """One outbox row per recipient (joins the caller's write transaction)."""
         outbox = Outbox(self.store)
         for message in messages:
@@ -180,18 +180,18 @@ class EventService:
             text = mapping.new_event_text(data, uid, email, now)
         except mapping.EventMappingError as exc:
             raise _invalid(exc) from exc
-        cal, prepared = self._prepare(text)
+        cal, prepared = self.prepare(text)
         if key is not None and len(key.key) > MAX_KEY_LENGTH:
             raise InvalidInput(f"Idempotency-Key is at most {MAX_KEY_LENGTH} characters.")
         messages = messages_for(None, cal, email, now) if notify else []
-        finish = draft(Outcome(text, cal, prepared.etag, calendar.id, _queued(messages)))
+        finish = draft(Outcome(text, cal, prepared.etag, calendar.id, queued(messages)))
         keys = IdempotencyKeys(self.store)
         with self._locked(calendar, key):
             stored = keys.find(key.token_id, key.key) if key is not None else None
             if stored is None:
                 record, _ = self.store.put_object(calendar.id, f"{uid}.ics", prepared,
                                                   if_none_match=True)
-                self._enqueue(messages)
+                self.enqueue(messages)
                 response = finish(record)
                 if key is not None:
                     keys.remember(key.token_id, key.key, dataclasses.replace(
@@ -210,7 +210,7 @@ class EventService:
         now = dt.datetime.now(dt.UTC)
         try:
             result = mapping.patch_event_text(record.text, patch, now, email)
-            cal, prepared = self._prepare(result.text)
+            cal, prepared = self.prepare(result.text)
             new_start, new_end = window_of(cal)
         except mapping.EventMappingError as exc:
             raise _invalid(exc) from exc
@@ -219,11 +219,11 @@ class EventService:
             require_open_time(calendar, new_start, new_end)
         old = parsed_objects.get(record.text, record.etag)
         messages = messages_for(old, cal, email, now) if notify else []
-        outcome = Outcome(result.text, cal, prepared.etag, calendar.id, _queued(messages))
+        outcome = Outcome(result.text, cal, prepared.etag, calendar.id, queued(messages))
         with self.store.write(calendar.path):
             new_record, _ = self.store.put_object(calendar.id, record.href, prepared,
                                                   if_match=record.etag)
-            self._enqueue(messages)
+            self.enqueue(messages)
         return Written(new_record, outcome)
 
     def delete(self, record: ObjectRecord, calendar: CollectionRecord, policy: AccessPolicy,
@@ -235,8 +235,8 @@ class EventService:
         messages = messages_for(old, None, email) if notify else []
         with self.store.write(calendar.path):
             self.store.delete_object(calendar.id, record.href, if_match=record.etag)
-            self._enqueue(messages)
-        return _queued(messages)
+            self.enqueue(messages)
+        return queued(messages)
 
     def respond(self, record: ObjectRecord, calendar: CollectionRecord, policy: AccessPolicy,
                 status: ResponseStatus, comment: str | None, *, notify: bool) -> Written:
@@ -251,13 +251,13 @@ class EventService:
                           code=exc.code) from exc
         except mapping.NotAnAttendee as exc:
             raise Refused("You are not an attendee of this event.", code=exc.code) from exc
-        cal, prepared = self._prepare(text)
+        cal, prepared = self.prepare(text)
         old = parsed_objects.get(record.text, record.etag)
         messages = messages_for(old, cal, email, now) if notify else []
-        outcome = Outcome(text, cal, prepared.etag, calendar.id, _queued(messages))
+        outcome = Outcome(text, cal, prepared.etag, calendar.id, queued(messages))
         with self.store.write(calendar.path):
             new_record, _ = self.store.put_object(calendar.id, record.href, prepared,
                                                   if_match=record.etag)
-            self._enqueue(messages)
+            self.enqueue(messages)
         return Written(new_record, outcome)
 
