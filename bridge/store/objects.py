@@ -257,6 +257,13 @@ class Objects:
             return True
 
     @contextmanager
+    def reading(self) -> Iterator[Snapshot]:
+        """The snapshot's reads in the ambient read transaction (the request's connection), for
+        an answer built before the call returns: no connection of its own to check out."""
+        with self.db.read() as conn:
+            yield Snapshot(conn)
+
+    @contextmanager
     def snapshot(self) -> Iterator[Snapshot]:
         """A read transaction on a connection of its own, not the ambient one: for a
         generator that outlives the call that made it (a streamed response body)."""

@@ -158,6 +158,9 @@ class CalendarStore:
                           component: str | None = "VEVENT") -> list[WindowMatch]:
         return self.objects.in_window(collection_id, start, end, component)
 
+    def reading(self) -> AbstractContextManager[Snapshot]:
+        return self.objects.reading()
+
     def snapshot(self) -> AbstractContextManager[Snapshot]:
         return self.objects.snapshot()
 

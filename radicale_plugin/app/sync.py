@@ -12,8 +12,9 @@ Decisions:
   stored text, whole: Radicale ignores C:comp/C:prop subsets too; anything else in a 404
   propstat); no response for present objects when no property is asked, as Radicale. Objects
   come in href order (Radicale's order is the storage's).
-- Etags only (what DAVx5, Thunderbird and Apple ask first) read no text at all; calendar-data
-  reads the texts ``batch`` rows at a time and parses none.
+- One read transaction on the request's connection (``CalendarStore.reading``) answers it all,
+  token and rows alike. Etags only (what DAVx5, Thunderbird and Apple ask first) read no text;
+  calendar-data reads the texts ``batch`` rows at a time and parses none.
 - Radicale's bound holds: more than ``reporting.max_expand_occurrence`` VEVENTs in the
   calendar-data of one answer is 400, as Radicale answers it.
 - A foreign, malformed or expired token is 403 DAV:valid-sync-token, as Radicale answers it.
@@ -106,7 +107,7 @@ class ApplicationPartSyncReport(ReportPart):
             writer = MultistatusWriter(self.encoding)
             prefix = f"{base_prefix}/{collection.path}/"
             with_text = bool(_TEXT_PROPS & set(query.props))
-            with store.snapshot() as snapshot:
+            with store.reading() as snapshot:
                 try:
                     delta = snapshot.sync_delta(collection_id, query.token)
                 except ValueError:
