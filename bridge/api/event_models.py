@@ -80,7 +80,10 @@ class RespondRequest(ApiModel):
 
 
 class EventPath(ApiModel):
-    event_id: str = Field(alias="eventId", max_length=200)
+    event_id: str = Field(alias="eventId", max_length=200, description=(
+        "An event's id, or one occurrence of a series: `<eventId>_<original start>` "
+        "(`..._20261214T090000Z` in UTC, `..._20261214` for all-day), stable while the series "
+        "is unchanged, even after the occurrence is moved."))
 
 
 class EventQuery(ApiModel):

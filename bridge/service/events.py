@@ -33,6 +33,7 @@ from bridge.core.index import parse_object
 from bridge.core.itip import attendees, messages_for
 from bridge.core.times import as_utc
 from bridge.mapping import events as mapping
+from bridge.mapping.calendars import timezone_from_props
 from bridge.service.errors import InvalidInput, KeyReused, OutsideTimeframe, Refused
 from bridge.store.access import AccessPolicy
 from bridge.store.idempotency import IdempotencyKeys, StoredResponse
@@ -131,6 +132,22 @@ def queued(messages: Sequence[OutgoingMessage]) -> bool:
     return any(m.recipients for m in messages)
 
 
+def _in_calendar_zone(patch: mapping.EventPatch, record: ObjectRecord,
+                      calendar: CollectionRecord) -> mapping.EventPatch:
+    """A move without ``timeZone`` of an event stored in UTC takes the calendar's zone (a
+    recurring event then keeps its local time across daylight saving); a zone the event has
+    is kept."""
+    zone = timezone_from_props(calendar.props)
+    moves = patch.given("start") or patch.given("end")
+    if not zone or not moves or patch.given("time_zone") or patch.all_day is True:
+        return patch
+    master = _master(parsed_objects.get(record.text, record.etag))
+    start = master.get("DTSTART") if master is not None else None
+    if start is None or not isinstance(start.dt, dt.datetime) or start.params.get("TZID"):
+        return patch
+    return dataclasses.replace(patch, time_zone=zone)
+
+
 def _invalid(exc: mapping.EventMappingError) -> InvalidInput:
     return InvalidInput.of_field(exc.field, exc.message)
 
@@ -171,6 +188,9 @@ class EventService:
         """A new event in ``calendar``, invitations queued when it has other attendees; with
         ``key``, a replay gets the first answer back (another request with it: KeyReused)."""
         email = policy.user.email
+        zone = timezone_from_props(calendar.props)
+        if data.time_zone is None and not data.all_day and zone:
+            data = dataclasses.replace(data, time_zone=zone)
         start, end = as_utc(data.start), as_utc(data.end)
         require_within_timeframe(policy, start, end)
         require_open_time(calendar, start, end)
@@ -208,6 +228,7 @@ class EventService:
         email = policy.user.email
         require_within_timeframe(policy, *stored_window(record))
         now = dt.datetime.now(dt.UTC)
+        patch = _in_calendar_zone(patch, record, calendar)
         try:
             result = mapping.patch_event_text(record.text, patch, now, email)
             cal, prepared = self.prepare(result.text)
