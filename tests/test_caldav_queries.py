@@ -290,3 +290,54 @@ def test_collection_get_answers_304_until_the_calendar_changes(server: Server) -
                            headers={"If-None-Match": first.headers["ETag"]})
     assert changed.status_code == 200 and "UID:g-2" in changed.text
     assert changed.headers["ETag"] != first.headers["ETag"]
+
+
+RECURRING_TODO = (
+    "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VTODO\r\nUID:{uid}\r\n"
+    "DTSTAMP:20261101T000000Z\r\nDTSTART:20261102T090000Z\r\nDUE:20261102T170000Z\r\n"
+    "RRULE:FREQ=WEEKLY;COUNT=6\r\nEXDATE:20261116T090000Z\r\nSUMMARY:Weekly report\r\n"
+    "END:VTODO\r\nBEGIN:VTODO\r\nUID:{uid}\r\nRECURRENCE-ID:20261123T090000Z\r\n"
+    "DTSTAMP:20261101T000000Z\r\nDTSTART:20261124T090000Z\r\nDUE:20261124T170000Z\r\n"
+    "SUMMARY:Weekly report (late)\r\nEND:VTODO\r\nEND:VCALENDAR\r\n")
+RECURRING_JOURNAL = (
+    "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VJOURNAL\r\nUID:{uid}\r\n"
+    "DTSTAMP:20261101T000000Z\r\nDTSTART;VALUE=DATE:20261101\r\nRRULE:FREQ=DAILY;COUNT=40\r\n"
+    "SUMMARY:Diary\r\nEND:VJOURNAL\r\nEND:VCALENDAR\r\n")
+
+
+def expanded(server: Server, url: str, component: str, start: dt.datetime, end: dt.datetime
+             ) -> list[icalendar.cal.Component]:
+    body = ('<?xml version="1.0" encoding="utf-8"?><C:calendar-query xmlns:D="DAV:" '
+            'xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop><D:getetag/><C:calendar-data>'
+            f'<C:expand start="{fmt(start)}" end="{fmt(end)}"/></C:calendar-data></D:prop>'
+            f'<C:filter><C:comp-filter name="VCALENDAR"><C:comp-filter name="{component}">'
+            f'<C:time-range start="{fmt(start)}" end="{fmt(end)}"/></C:comp-filter>'
+            "</C:comp-filter></C:filter></C:calendar-query>")
+    root = report(server, url, body)
+    found = []
+    for data_element in root.iter(f"{{{NS['C']}}}calendar-data"):
+        found += icalendar.Calendar.from_ical(data_element.text or "").walk(component)
+    return found
+
+
+@pytest.mark.parametrize(("component", "template"), [("VTODO", RECURRING_TODO),
+                                                     ("VJOURNAL", RECURRING_JOURNAL)])
+def test_expand_of_recurring_todos_and_journals_equals_recurring_ical_events(
+        server: Server, component: str, template: str) -> None:
+    calendar = make_calendar(server)
+    text = template.format(uid=uuid.uuid4().hex)
+    requests.put(f"{calendar.url}{uuid.uuid4().hex}.ics", data=text.encode(), timeout=30,
+                 auth=("alice", PASSWORD),
+                 headers={"Content-Type": "text/calendar"}).raise_for_status()
+    start, end = dt.datetime(2026, 11, 9, tzinfo=UTC), dt.datetime(2026, 12, 1, tzinfo=UTC)
+    got = expanded(server, str(calendar.url), component, start, end)
+    oracle = recurring_ical_events.of(icalendar.Calendar.from_ical(text),
+                                      components=[component]).between(start, end)
+
+    def shape(found: icalendar.cal.Component) -> tuple[str, str, str, str]:
+        return (_utc_key(found["RECURRENCE-ID"].dt), _utc_key(found["DTSTART"].dt),
+                _utc_key(found["DUE"].dt) if "DUE" in found else "", str(found["SUMMARY"]))
+
+    assert sorted(map(shape, got)) == sorted(map(shape, oracle))
+    assert len(got) == (3 if component == "VTODO" else 22)
+    assert all("RRULE" not in found and "EXDATE" not in found for found in got)

@@ -83,6 +83,11 @@ def test_patching_one_instance_writes_one_override_that_both_doors_show(env: Env
     assert str(override["SUMMARY"]) == "Moved standup"
     master = next(e for e in events if "RECURRENCE-ID" not in e)
     assert str(master["SUMMARY"]) == "Standup" and master["RRULE"]["COUNT"] == [4]
+    # Only that change: every other property of the override is the master's.
+    changed = {"RECURRENCE-ID", "DTSTART", "DTEND", "SUMMARY", "DTSTAMP", "LAST-MODIFIED",
+               "SEQUENCE", "RRULE"}
+    assert {k: v for k, v in override.property_items(recursive=False) if k not in changed} == \
+        {k: v for k, v in master.property_items(recursive=False) if k not in changed}
     assert listed(env) == [
         (f"{series['id']}_20261207T090000Z", "2026-12-07T09:00:00+00:00", "Standup"),
         (instance, "2026-12-14T13:00:00+00:00", "Moved standup"),
@@ -117,12 +122,17 @@ CLIENT_OVERRIDE = (
     "END:VEVENT\r\n")
 
 
-def test_a_client_written_override_survives_a_rest_edit_of_another_instance(env: Env) -> None:
+def put_client_object(env: Env, template: str) -> str:
+    """``template`` (with its UID to fill) PUT as a calendar app would; its URL."""
     uid = uuid.uuid4().hex
-    text = (CLIENT_SERIES + CLIENT_OVERRIDE).format(uid=uid) + "END:VCALENDAR\r\n"
     url = f"{env.calendar['caldavUrl']}{uid}.ics"
-    requests.put(url, data=text.encode(), auth=("alice", PASSWORD), timeout=30,
-                 headers={"Content-Type": "text/calendar"}).raise_for_status()
+    requests.put(url, data=template.format(uid=uid).encode(), auth=("alice", PASSWORD),
+                 timeout=30, headers={"Content-Type": "text/calendar"}).raise_for_status()
+    return url
+
+
+def test_a_client_written_override_survives_a_rest_edit_of_another_instance(env: Env) -> None:
+    url = put_client_object(env, CLIENT_SERIES + CLIENT_OVERRIDE + "END:VCALENDAR\r\n")
     before = requests.get(url, auth=("alice", PASSWORD), timeout=30).text
     series_id = next(i for i, _, s in listed(env) if s == "Client series").split("_")[0]
     answer = env.alice.patch(f"{EVENTS}/{series_id}_20261221T090000Z",
@@ -167,17 +177,13 @@ INVITATION = (
 
 
 def test_responding_to_one_instance_changes_only_its_partstat(env: Env) -> None:
-    uid = uuid.uuid4().hex
-    requests.put(f"{env.calendar['caldavUrl']}{uid}.ics", auth=("alice", PASSWORD), timeout=30,
-                 data=INVITATION.format(uid=uid).encode(),
-                 headers={"Content-Type": "text/calendar"}).raise_for_status()
+    url = put_client_object(env, INVITATION)
     series_id = next(i for i, _, s in listed(env) if s == "Their series").split("_")[0]
     before = len(queued(env.server, "REPLY"))
     answer = env.alice.post(f"{EVENTS}/{series_id}_20261214T090000Z/respond",
                             json={"status": "declined", "comment": "Away that week"})
     assert answer.status_code == 200, answer.text
-    text = requests.get(f"{env.calendar['caldavUrl']}{uid}.ics", auth=("alice", PASSWORD),
-                        timeout=30).text
+    text = requests.get(url, auth=("alice", PASSWORD), timeout=30).text
     by_start = {e.start: e for e in recurring_ical_events.of(
         icalendar.Calendar.from_ical(text)).between(dt.datetime(2026, 12, 1),
                                                     dt.datetime(2027, 1, 1))}

@@ -32,7 +32,7 @@ from bridge.core.recurrence import (
 )
 from bridge.core.times import as_utc_keep_dates, ical_utc, time_value
 
-_REPLACED = frozenset({"DTSTART", "DTEND", "RECURRENCE-ID", "RRULE", "RDATE", "EXDATE",
+_REPLACED = frozenset({"DTSTART", "DTEND", "DUE", "RECURRENCE-ID", "RRULE", "RDATE", "EXDATE",
                        "EXRULE"})
 
 
@@ -85,14 +85,19 @@ class _Template:
         return cls(block[0] + "\r\n", kept, "DURATION" in names)
 
     def instance(self, instance: icalendar.cal.Component, recurring: bool) -> str:
-        start = time_value(instance, "DTSTART")
-        lines = [self.begin, _ical_time("DTSTART", start)]
-        if "DTEND" in instance and not self.has_duration:
-            lines.append(_ical_time("DTEND", time_value(instance, "DTEND")))
+        # A to-do may have DUE without DTSTART; an instance is named by DTSTART, else DUE.
+        start = time_value(instance, "DTSTART") if "DTSTART" in instance else None
+        lines = [self.begin]
+        if start is not None:
+            lines.append(_ical_time("DTSTART", start))
+        for end_name in ("DTEND", "DUE"):
+            if end_name in instance and not self.has_duration:
+                lines.append(_ical_time(end_name, time_value(instance, end_name)))
         if recurring:
             recurrence_id = instance.get("RECURRENCE-ID")
-            lines.append(_ical_time("RECURRENCE-ID", recurrence_id.dt if recurrence_id
-                                    is not None else start))
+            named = recurrence_id.dt if recurrence_id is not None else \
+                start if start is not None else time_value(instance, "DUE")
+            lines.append(_ical_time("RECURRENCE-ID", named))
         lines.append(self.kept)
         return "".join(lines)
 
@@ -109,20 +114,23 @@ class _Templates:
     series: list[Any]  # recurring-ical-events' series: building them is the costly part
 
 
-# The templates by (etag, text), as many as there are parsed objects.
-_templates_cache: BoundedLRU[tuple[str, str], _Templates] = BoundedLRU(4096)
+# The templates by (etag, text, component), as many as there are parsed objects.
+_templates_cache: BoundedLRU[tuple[str, str, str], _Templates] = BoundedLRU(4096)
 
 
-def _templates(etag: str, text: str) -> _Templates:
-    return _templates_cache.get_or_build((etag, text), lambda: _build_templates(etag, text))
+def _templates(etag: str, text: str, component: str = "VEVENT") -> _Templates:
+    return _templates_cache.get_or_build((etag, text, component),
+                                         lambda: _build_templates(etag, text, component))
 
 
-def _build_templates(etag: str, text: str) -> _Templates:
+def _build_templates(etag: str, text: str, component: str = "VEVENT") -> _Templates:
+    """VTODO and VJOURNAL take the same path as VEVENT, but always through the series (their
+    RFC 4791 9.9 time ranges differ; recurring-ical-events decides their instances)."""
     cal = parsed_objects.get(text, etag)
-    events = cal.walk("VEVENT")
-    blocks = component_blocks(text)
+    events = cal.walk(component)
+    blocks = component_blocks(text, component)
     if len(blocks) != len(events) or not events:
-        raise ValueError("the object's VEVENT blocks could not be matched")
+        raise ValueError(f"the object's {component} blocks could not be matched")
     master = None
     overrides: dict[dt.date | dt.datetime, _Template] = {}
     for event, block in zip(events, blocks, strict=True):
@@ -133,9 +141,9 @@ def _build_templates(etag: str, text: str) -> _Templates:
     recurring = bool(overrides) or any(k in e for e in events for k in ("RRULE", "RDATE"))
     head = "BEGIN:VCALENDAR\r\n" + "".join(
         f"{key}:{cal[key]}\r\n" for key in ("VERSION", "PRODID", "CALSCALE") if key in cal)
-    single = single_instance(events[0]) \
-        if not recurring and len(events) == 1 and "DTSTART" in events[0] else None
-    series = [] if single is not None else series_of(cal)
+    single = single_instance(events[0]) if component == "VEVENT" and not recurring and \
+        len(events) == 1 and "DTSTART" in events[0] else None
+    series = [] if single is not None else series_of(cal, component)
     return _Templates(head, master or _Template.of(blocks[0]), overrides, recurring, single,
                       series)
 
@@ -168,13 +176,15 @@ def has_instance(text: str, etag: str, start: dt.datetime, end: dt.datetime) -> 
 
 def expanded_calendar_text(text: str, start: dt.datetime, end: dt.datetime,
                            etag: str | None = None,
-                           max_instances: int = Limits.max_instances) -> tuple[str, int]:
-    """The object as RFC 4791 expanded calendar-data: instances in UTC, no rules, no VTIMEZONE.
+                           max_instances: int = Limits.max_instances,
+                           component: str = "VEVENT") -> tuple[str, int]:
+    """The object as RFC 4791 expanded calendar-data: instances in UTC, no rules, no VTIMEZONE
+    (of its ``component``s: VEVENT, VTODO or VJOURNAL).
 
     Returns the text and the number of instances (0: the object has none in the window);
     more than ``max_instances`` is TooManyInstances.
     """
-    templates = _templates(etag or etag_of(text), text)
+    templates = _templates(etag or etag_of(text), text, component)
     if templates.single is not None:
         # A single event is its own only instance: no need for the recurrence machinery.
         if not overlaps(templates.single, start, end):
@@ -186,9 +196,10 @@ def expanded_calendar_text(text: str, start: dt.datetime, end: dt.datetime,
         return "", 0
     bodies = []
     for instance in found:
-        component = instance.component()
-        recurrence_id = component.get("RECURRENCE-ID")
+        found_component = instance.component()
+        recurrence_id = found_component.get("RECURRENCE-ID")
         source = templates.overrides.get(as_utc_keep_dates(recurrence_id.dt)) \
             if recurrence_id is not None else None
-        bodies.append((source or templates.master).instance(component, templates.recurring))
+        bodies.append((source or templates.master).instance(found_component,
+                                                            templates.recurring))
     return templates.head + "".join(bodies) + "END:VCALENDAR\r\n", len(found)

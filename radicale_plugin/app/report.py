@@ -1,12 +1,12 @@
 """REPORT with <C:expand>, answered from the occurrence index (sync-collection: ``sync.py``).
 
 Radicale strips the time range from such a query before storage sees it, then parses and
-expands every event of the calendar. Here the window goes to the occurrence index, and only
-the objects with an instance in it are expanded (with recurring-ical-events), within the
-limits: a window outside C:min-date-time / C:max-date-time, one object with more than
-C:max-instances instances in it, or more than max_instances_per_request in all is 403 with
-that precondition (DAV:number-of-matches-within-limits for the last, RFC 4791 7.8).
-"""
+expands every event of the calendar (and never expands to-dos or journals). Here the window
+goes to the occurrence index (VTODO and VJOURNAL: to their envelope), and only the objects with
+an instance in it are expanded (with recurring-ical-events, the same path for all three
+components), within the limits: a window outside C:min-date-time / C:max-date-time, one object
+with more than C:max-instances instances in it, or more than max_instances_per_request in all
+is 403 with that precondition (DAV:number-of-matches-within-limits for the last, RFC 4791 7.8)."""
 
 from __future__ import annotations
 
@@ -47,13 +47,18 @@ _D = "{DAV:}"
 _EXPAND_FORMAT = "%Y%m%dT%H%M%SZ"
 
 
+EXPANDED = ("VEVENT", "VTODO", "VJOURNAL")
+
+
 @dataclass(frozen=True)
 class ExpandQuery:
-    """A calendar-query whose only filter is VCALENDAR > VEVENT [> time-range], with expand."""
+    """A calendar-query whose only filter is VCALENDAR > VEVENT, VTODO or VJOURNAL
+    [> time-range], with expand."""
 
     start: dt.datetime
     end: dt.datetime
     props: list[ET.Element]
+    component: str = "VEVENT"
 
 
 def parse_expand_query(root: ET.Element | None) -> ExpandQuery | None:
@@ -74,8 +79,8 @@ def parse_expand_query(root: ET.Element | None) -> ExpandQuery | None:
     if len(calendar_filter) != 1 or calendar_filter[0].get("name", "").upper() != "VCALENDAR":
         return None
     event_filter = list(calendar_filter[0])
-    if len(event_filter) != 1 or event_filter[0].tag != f"{_C}comp-filter" or \
-            event_filter[0].get("name", "").upper() != "VEVENT":
+    component = event_filter[0].get("name", "").upper() if len(event_filter) == 1 else ""
+    if event_filter[0].tag != f"{_C}comp-filter" or component not in EXPANDED:
         return None
     inner = list(event_filter[0])
     if len(inner) > 1 or (inner and inner[0].tag != f"{_C}time-range"):
@@ -83,7 +88,7 @@ def parse_expand_query(root: ET.Element | None) -> ExpandQuery | None:
     if inner:
         range_start, range_end = parse_time_range(inner[0])
         start, end = max(start, range_start), min(end, range_end)
-    return ExpandQuery(start, end, list(prop))
+    return ExpandQuery(start, end, list(prop), component)
 
 
 class ApplicationPartExpandReport(ApplicationPartSyncReport):
@@ -126,7 +131,9 @@ class ApplicationPartExpandReport(ApplicationPartSyncReport):
                 return NOT_ALLOWED
             start_ts = int(query.start.timestamp())
             end_ts = int(query.end.timestamp())
-            matches = collection.store.objects_in_window(collection.record.id, start_ts, end_ts)
+            # VTODOs and VJOURNALs come by their envelope (not materialized); expansion decides.
+            matches = collection.store.objects_in_window(collection.record.id, start_ts, end_ts,
+                                                         query.component)
             items = [collection.item_from(m.record) for m in matches]
         try:
             multistatus = self._expanded(base_prefix, collection, items, query)
@@ -149,7 +156,8 @@ class ApplicationPartExpandReport(ApplicationPartSyncReport):
             room = limits.max_instances_per_request - total
             try:
                 text, count = expanded_calendar_text(item.serialize(), query.start, query.end,
-                                                     item.etag, min(room, limits.max_instances))
+                                                     item.etag, min(room, limits.max_instances),
+                                                     query.component)
             except TooManyInstances as exc:
                 if type(exc) is TooManyInstances and room < limits.max_instances:
                     raise too_many from exc
