@@ -226,3 +226,13 @@ def test_this_and_following_from_the_first_instance_is_the_whole_series(env: Env
                              params={"range": "thisAndFollowing"}, json={"summary": "All"})
     assert answer.status_code == 200 and answer.json()["event"]["id"] == series["id"]
     assert [t for _, _, t in listed(env)] == ["All", "All"]
+
+
+def test_the_openapi_document_describes_instance_ids_and_the_range(env: Env) -> None:
+    document = requests.get(f"{env.server.url}/api/openapi.json", timeout=30).json()
+    operations = document["paths"]["/api/access/calendar/events/{eventId}"]
+    for method in ("patch", "delete"):
+        parameters = {p["name"]: p for p in operations[method]["parameters"]}
+        assert "_<original start>" in parameters["eventId"]["description"]
+        assert parameters["range"]["schema"]["enum"] == ["thisInstance", "thisAndFollowing"]
+        assert "split" in parameters["range"]["description"]
