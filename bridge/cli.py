@@ -252,10 +252,8 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     from bridge.importer import import_calendar
     from bridge.wsgi import open_configured_store
 
-    with open(args.file, encoding="utf-8-sig") as handle:
-        text = handle.read()
-    report = import_calendar(open_configured_store(settings), args.calendar_path, text,
-                             progress=not args.json)
+    report = import_calendar(open_configured_store(settings), args.calendar_path, args.file,
+                             progress=not args.json, workers=args.workers)
     _print(args, report.as_dict(), report.summary())
     return 0 if report.imported or not report.skipped else 1
 
@@ -280,6 +278,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "import a whole-calendar .ics into a calendar")
     imp.add_argument("calendar_path", help="/<username>/<calendar>/")
     imp.add_argument("file")
+    imp.add_argument("--workers", type=int,
+                     help="processes that parse and index (default: one per core)")
     return parser
 
 

@@ -79,18 +79,8 @@ class Objects:
         itself (re-indexing, where a lowered limit must never make a stored object fail).
         ``parsed`` is ``parse_object(text)`` when the caller has it already (one parse a write).
         """
-        if len(text.encode()) > self.settings.max_object_bytes:
-            raise InvalidObject(f"object larger than {self.settings.max_object_bytes} bytes")
-        cal = parsed if parsed is not None else parse_object(text)
-        if check_limits is None:
-            check_limits = envelope is None
-        if check_limits:  # before the envelope, which walks every instance of a finite rule
-            check_dates(cal)
-            check_rules(cal, self.settings.limits.max_instances)
-        if envelope is None:
-            envelope = envelope_of(cal)
-        index = build_index(cal, envelope, now or dt.datetime.now(dt.UTC), self.settings.policy)
-        return PreparedObject(text=text, etag=etag_of(text), index=index)
+        return prepare_object(self.settings, text, envelope, now, check_limits=check_limits,
+                              parsed=parsed)
 
     def get(self, collection_id: int, hrefs: Sequence[str] | None = None
             ) -> list[ObjectRecord]:
@@ -120,6 +110,13 @@ class Objects:
                 .where(calendar_object.c.collection_id == collection_id)
                 .order_by(calendar_object.c.href)
             )]
+
+    def uid_hrefs(self, collection_id: int) -> dict[str, str]:
+        """UID -> href of every object, without loading any text."""
+        with self.db.read() as conn:
+            return {uid: href for uid, href in conn.execute(
+                sa.select(calendar_object.c.uid, calendar_object.c.href)
+                .where(calendar_object.c.collection_id == collection_id))}
 
     def has_uid(self, collection_id: int, uid: str) -> bool:
         with self.db.read() as conn:
@@ -332,6 +329,24 @@ class Snapshot:
         result = self.conn.execution_options(yield_per=batch).execute(
             query.order_by(calendar_object.c.href))
         yield from result.partitions()
+
+
+def prepare_object(settings: StoreSettings, text: str, envelope: tuple[int, int] | None = None,
+                   now: dt.datetime | None = None, *, check_limits: bool | None = None,
+                   parsed: icalendar.Calendar | None = None) -> PreparedObject:
+    """``Objects.prepare`` without a store: CPU work only, so a process pool can run it."""
+    if len(text.encode()) > settings.max_object_bytes:
+        raise InvalidObject(f"object larger than {settings.max_object_bytes} bytes")
+    cal = parsed if parsed is not None else parse_object(text)
+    if check_limits is None:
+        check_limits = envelope is None
+    if check_limits:  # before the envelope, which walks every instance of a finite rule
+        check_dates(cal)
+        check_rules(cal, settings.limits.max_instances)
+    if envelope is None:
+        envelope = envelope_of(cal)
+    index = build_index(cal, envelope, now or dt.datetime.now(dt.UTC), settings.policy)
+    return PreparedObject(text=text, etag=etag_of(text), index=index)
 
 
 @dataclass(frozen=True)

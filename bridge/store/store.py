@@ -128,6 +128,9 @@ class CalendarStore:
     def object_summaries(self, collection_id: int) -> list[tuple[str, str, int, str]]:
         return self.objects.summaries(collection_id)
 
+    def uid_hrefs(self, collection_id: int) -> dict[str, str]:
+        return self.objects.uid_hrefs(collection_id)
+
     def has_uid(self, collection_id: int, uid: str) -> bool:
         return self.objects.has_uid(collection_id, uid)
 
