@@ -122,8 +122,8 @@ class ServerProcess(ABC):
             try:
                 if self.ready():
                     return
-            except requests.ConnectionError:
-                pass
+            except (requests.ConnectionError, requests.Timeout):
+                pass  # with --workers, gunicorn's master accepts before a worker answers
             time.sleep(0.1)
         raise RuntimeError(f"{self.name} did not start:\n{self.log_path.read_text()}")
 

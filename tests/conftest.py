@@ -118,7 +118,8 @@ class Server:
             try:
                 if requests.get(f"{self.url}/api/health", timeout=1).status_code == 200:
                     return
-            except requests.ConnectionError:
+            # With --workers, gunicorn's master accepts before a worker can answer.
+            except (requests.ConnectionError, requests.Timeout):
                 time.sleep(0.1)
         raise RuntimeError("server did not start")
 
