@@ -18,6 +18,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "index_past_days": 366,
         "index_future_days": 732,
         "index_max_per_series": 2000,
+        "parse_cache_bytes": 64 * 1024 * 1024,
     },
     "smtp": {"host": "", "port": 25, "security": "none", "username": "", "password": "",
              "from": "", "interval": 5.0, "retry_seconds": 30, "max_attempts": 12,

@@ -11,6 +11,7 @@ from radicale import config as radicale_config
 from bridge.api.schedules import AVAILABILITY_PROP
 from bridge.app import create_app
 from bridge.config import Settings
+from bridge.core import expand
 from bridge.core.availability import validated_schedules
 from bridge.core.index import IndexPolicy
 from bridge.core.limits import Limits
@@ -169,6 +170,7 @@ def open_configured_store(settings: Settings) -> CalendarStore:
 
 
 def build_application(settings: Settings) -> PathDispatcher:
+    expand.configure(int(settings.get("storage", "parse_cache_bytes")))
     store = open_configured_store(settings)
     configuration = radicale_configuration(settings)
     dav = CalDavGuard(CalbridgeApplication(configuration),

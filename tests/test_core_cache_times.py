@@ -105,3 +105,34 @@ def test_to_ts_reaches_the_ends_of_the_calendar() -> None:
     assert to_ts(dt.datetime(1, 1, 1, 0, 30, tzinfo=east)) == -62135598600
     assert to_ts(dt.datetime(9999, 12, 31, 23, 30, tzinfo=west)) == 253402302600
     assert to_ts(dt.date(1970, 1, 2)) == to_ts(dt.datetime(1970, 1, 2)) == 86400
+
+
+def test_the_parse_caches_hold_bytes_not_entries() -> None:
+    """A few large objects weigh as much as many small ones: the bound is what the parses
+    weigh (13 bytes per byte of text), and an object over an eighth of it is not kept."""
+    from bridge.core import expand
+
+    def event(uid: str, description_bytes: int) -> str:
+        return ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\n"
+                f"UID:{uid}\r\nDTSTAMP:20260101T000000Z\r\nDTSTART:20261210T100000Z\r\n"
+                f"DESCRIPTION:{'x' * description_bytes}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")
+
+    budget = 2_000_000
+    cache = expand.ParsedObjects(budget)
+    small = [event(f"s{n}", 100) for n in range(400)]
+    for text in small:
+        cache.get(text)
+    assert cache.size == sum(expand.weight(t) for t in small) < budget
+    for n in range(10):
+        cache.get(event(f"big{n}", 15_000))  # ~200 kB each as a parse
+    assert 0 < cache.size <= budget
+    huge = event("huge", budget // 8)  # heavier than an eighth: parsed, answered, not kept
+    before = cache.size
+    assert str(cache.get(huge).walk("VEVENT")[0]["UID"]) == "huge"
+    assert cache.size == before
+    expand.configure(budget)
+    text, count = expand.expanded_calendar_text(small[0], dt.datetime(2026, 12, 1, tzinfo=dt.UTC),
+                                                dt.datetime(2027, 1, 1, tzinfo=dt.UTC))
+    assert count == 1 and "UID:s0" in text
+    assert 0 < expand._templates_cache.size <= budget
+    expand.configure(expand.DEFAULT_CACHE_BYTES)

@@ -36,16 +36,41 @@ _REPLACED = frozenset({"DTSTART", "DTEND", "DUE", "RECURRENCE-ID", "RRULE", "RDA
                        "EXRULE"})
 
 
+# Bytes of an icalendar parse (or of expansion templates) per byte of its text, measured.
+PARSE_WEIGHT = 13
+DEFAULT_CACHE_BYTES = 64 * 1024 * 1024
+
+
+def weight(text: str) -> int:
+    """What the parse of ``text`` is taken to weigh in a cache."""
+    return PARSE_WEIGHT * len(text)
+
+
+@dataclass(frozen=True)
+class _Parsed:
+    calendar: icalendar.Calendar
+    weight: int
+
+
 class ParsedObjects:
     """Parsed objects by etag. The etag is a hash of the text, so an entry can never be stale;
-    the bound keeps memory in check (a parsed event takes about 20 KB)."""
+    the bound is what the parses weigh, ``max_bytes`` (one entry at most an eighth of it)."""
 
-    def __init__(self, size: int = 4096) -> None:
-        self._entries: BoundedLRU[str, icalendar.Calendar] = BoundedLRU(size)
+    def __init__(self, max_bytes: int = DEFAULT_CACHE_BYTES) -> None:
+        self.resize(max_bytes)
+
+    def resize(self, max_bytes: int) -> None:
+        self._entries: BoundedLRU[str, _Parsed] = BoundedLRU(
+            max_bytes, lambda entry: entry.weight, max_item=max_bytes // 8)
+
+    @property
+    def size(self) -> int:
+        return self._entries.size
 
     def get(self, text: str, etag: str | None = None) -> icalendar.Calendar:
-        return self._entries.get_or_build(etag or etag_of(text),
-                                          lambda: icalendar.Calendar.from_ical(text))
+        return self._entries.get_or_build(
+            etag or etag_of(text),
+            lambda: _Parsed(icalendar.Calendar.from_ical(text), weight(text))).calendar
 
 
 parsed_objects = ParsedObjects()
@@ -112,10 +137,22 @@ class _Templates:
     recurring: bool
     single: Instance | None  # the one instance of a non-recurring object
     series: list[Any]  # recurring-ical-events' series: building them is the costly part
+    weight: int = 0  # what the cache counts it as (bytes)
 
 
-# The templates by (etag, text, component), as many as there are parsed objects.
-_templates_cache: BoundedLRU[tuple[str, str, str], _Templates] = BoundedLRU(4096)
+def _template_cache(max_bytes: int) -> BoundedLRU[tuple[str, str, str], _Templates]:
+    return BoundedLRU(max_bytes, lambda entry: entry.weight, max_item=max_bytes // 8)
+
+
+# The templates by (etag, text, component), weighed as their parse.
+_templates_cache = _template_cache(DEFAULT_CACHE_BYTES)
+
+
+def configure(max_bytes: int) -> None:
+    """The byte budget of each of the two caches (start-up: ``storage.parse_cache_bytes``)."""
+    global _templates_cache
+    parsed_objects.resize(max_bytes)
+    _templates_cache = _template_cache(max_bytes)
 
 
 def _templates(etag: str, text: str, component: str = "VEVENT") -> _Templates:
@@ -145,7 +182,7 @@ def _build_templates(etag: str, text: str, component: str = "VEVENT") -> _Templa
         len(events) == 1 and "DTSTART" in events[0] else None
     series = [] if single is not None else series_of(cal, component)
     return _Templates(head, master or _Template.of(blocks[0]), overrides, recurring, single,
-                      series)
+                      series, weight(text))
 
 
 def instances_between(text: str, etag: str, start: dt.datetime, end: dt.datetime,
