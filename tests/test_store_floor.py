@@ -3,9 +3,12 @@ repositories over a bare transaction provider (no CalendarStore), on SQLite and 
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from radicale import config as radicale_config
 
 from bridge.config import load_settings
@@ -23,7 +26,7 @@ from bridge.store.throttle import LoginThrottle
 from bridge.wsgi import open_configured_store
 from radicale_plugin.store_factory import open_store, store_from_radicale_config
 from tests import caldav_data as data
-from tests.conftest import store_env
+from tests.conftest import ROOT, store_env
 
 
 @pytest.fixture
@@ -106,3 +109,35 @@ def test_repositories_take_a_bare_database_and_share_its_transactions(database_u
                                        body_text="b", calendar_text="c"))
         raise Abort
     assert store.get_objects(calendar.id) == [] and outbox.messages() == []
+
+
+MIGRATE_WHEN_TOLD = """
+import sys, time
+from pathlib import Path
+from bridge.store.engine import get_engine
+from bridge.store.migrate import upgrade
+engine = get_engine(sys.argv[1])
+go = Path(sys.argv[2])
+print("ready", flush=True)
+while not go.exists():
+    time.sleep(0.005)
+upgrade(engine)
+"""
+
+
+def test_processes_migrating_one_new_database_at_once_all_succeed(database_url: str,
+                                                                  tmp_path: Path) -> None:
+    """`serve --workers N` starts N processes on a new database together: each migrates it."""
+    go = tmp_path / "go"
+    processes = [subprocess.Popen([sys.executable, "-c", MIGRATE_WHEN_TOLD, database_url,
+                                   str(go)], cwd=ROOT, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True) for _ in range(4)]
+    for process in processes:
+        assert process.stdout is not None and process.stdout.readline() == "ready\n"
+    go.touch()
+    results = [process.communicate(timeout=120) for process in processes]
+    assert [(process.returncode, err) for process, (_, err) in zip(processes, results)
+            ] == [(0, "")] * 4
+    with get_engine(database_url).connect() as conn:
+        versions = conn.execute(sa.text("SELECT version_num FROM alembic_version")).all()
+    assert len(versions) == 1

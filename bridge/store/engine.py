@@ -92,6 +92,17 @@ def _lock_keys(engine: Engine, conn: Connection, lock_paths: Sequence[str]) -> N
         conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
 
 
+SCHEMA_LOCK = "calbridge:schema"
+
+
+def lock_schema(conn: Connection) -> None:
+    """Serialize schema migrations for the rest of ``conn``'s transaction: N processes starting
+    on one new database (``serve --workers``, a server beside ``calbridge maintenance``) would
+    otherwise each create the same tables, and all but one fail. SQLite's BEGIN IMMEDIATE (the
+    migration runs as a write) already does it."""
+    _lock_keys(conn.engine, conn, [SCHEMA_LOCK])
+
+
 # ---------------------------------------------------------------------------------------------
 
 @dataclass
