@@ -16,6 +16,7 @@ from bridge.auth import authenticate_request
 from bridge.config import Settings
 from bridge.errors import register_error_handlers, validation_failed
 from bridge.guard import guard_json_body
+from bridge.notify.service import WebhookSettings
 from bridge.service.events import EventService
 from bridge.service.instances import InstanceService
 from bridge.services import Services
@@ -38,6 +39,7 @@ def create_app(settings: Settings, store: CalendarStore) -> OpenAPI:
         app.json.sort_keys = False
     app.config["MAX_CONTENT_LENGTH"] = int(settings.get("input", "max_json_bytes"))
     events = EventService(store)
+    hooks = WebhookSettings.from_settings(settings)
     app.extensions["calbridge"] = Services(
         settings=settings, store=store, accounts=Accounts(store),
         throttle=LoginThrottle(store, ThrottlePolicy(
@@ -46,6 +48,7 @@ def create_app(settings: Settings, store: CalendarStore) -> OpenAPI:
             max_failures_per_address=int(
                 settings.get("security", "auth_max_failures_per_address")))),
         events=events, instances=InstanceService(events),
+        webhooks=hooks.repository(store), webhook_settings=hooks,
     )
     register_error_handlers(app)
     app.before_request(guard_json_body)

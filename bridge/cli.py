@@ -85,7 +85,8 @@ def _banner(settings: Settings, workers: int) -> None:
 
 
 def _start_background(application: PathDispatcher, settings: Settings) -> None:
-    """The outbox sender (when SMTP is set) and the maintenance thread of one process."""
+    """The outbox sender (when SMTP is set), the maintenance thread and the notification
+    dispatcher of one process."""
     from bridge.mail import OutboxSender, SmtpSettings, configured_outbox
     from bridge.store.maintenance import MaintenanceThread
 
@@ -96,6 +97,13 @@ def _start_background(application: PathDispatcher, settings: Settings) -> None:
                      float(settings.get("smtp", "interval"))).start()
     MaintenanceThread(store, maintenance_policy(settings),
                       float(settings.get("maintenance", "interval"))).start()
+    if application.pushes is not None:
+        from bridge.notify.dispatcher import Dispatcher, DispatcherThread
+        from bridge.notify.service import WebhookSettings
+
+        pushes = application.pushes
+        DispatcherThread(Dispatcher(store, pushes, WebhookSettings.from_settings(settings)),
+                         pushes.settings.interval).start()
 
 
 def maintenance_policy(settings: Settings) -> MaintenancePolicy:
@@ -107,6 +115,8 @@ def maintenance_policy(settings: Settings) -> MaintenancePolicy:
     return MaintenancePolicy(
         change_log_retention_seconds=days("change_log_retention_days"),
         sent_mail_retention_seconds=days("sent_mail_retention_days"),
+        delivered_webhook_retention_seconds=int(
+            float(settings.get("webhooks", "delivered_retention_days")) * DAY),
         auth_failure_window_seconds=int(settings.get("security", "auth_failure_window")),
         batch_size=int(settings.get("maintenance", "batch_size")))
 

@@ -47,6 +47,13 @@ DEFAULTS: dict[str, dict[str, Any]] = {
                "max_list_days": 3660, "max_freebusy_days": 366,
                "max_recurrence_steps": 200_000},
     "logging": {"level": "warning"},
+    # Change notifications (docs/architecture.md, "Change notifications").
+    "push": {"interval": 1.0, "vapid_subject": "", "allow_private_targets": False,
+             "require_https": True, "default_expiry_days": 30, "max_expiry_days": 90,
+             "ttl": 86400, "timeout": 10.0},
+    "webhooks": {"allow_private_targets": False, "require_https": True, "timeout": 10.0,
+                 "retry_seconds": 10, "max_attempts": 12, "disable_after_failures": 50,
+                 "lease_seconds": 120, "delivered_retention_days": 30},
 }
 
 

@@ -8,9 +8,11 @@ from dataclasses import dataclass
 from flask import current_app
 
 from bridge.config import Settings
+from bridge.notify.service import WebhookSettings
 from bridge.service.events import EventService
 from bridge.service.instances import InstanceService
 from bridge.store.accounts import Accounts
+from bridge.store.notify import Webhooks
 from bridge.store.store import CalendarStore
 from bridge.store.throttle import LoginThrottle
 
@@ -23,6 +25,8 @@ class Services:
     throttle: LoginThrottle
     events: EventService
     instances: InstanceService
+    webhooks: Webhooks
+    webhook_settings: WebhookSettings
 
 
 def services() -> Services:

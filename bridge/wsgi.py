@@ -17,6 +17,7 @@ from bridge.core.index import IndexPolicy
 from bridge.core.limits import Limits
 from bridge.core.recurrence import install_step_cap
 from bridge.guard import CalDavGuard, InputLimits
+from bridge.notify.service import PushService, PushSettings
 from bridge.store.engine import request_scope
 from bridge.store.records import PropertyPolicy, StoreSettings
 from bridge.store.store import CalendarStore
@@ -84,11 +85,13 @@ class PathDispatcher:
     the client address behind trusted proxies."""
 
     def __init__(self, default: WSGIApp, flask_app: WSGIApp, store: CalendarStore,
-                 trusted_proxies: tuple[Network, ...] = ()) -> None:
+                 trusted_proxies: tuple[Network, ...] = (),
+                 pushes: PushService | None = None) -> None:
         self.default = default
         self.flask_app = flask_app
         self.store = store
         self.trusted_proxies = trusted_proxies
+        self.pushes = pushes  # the dispatcher's too (bridge/cli.py)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]
                  ) -> Iterable[bytes]:
@@ -173,8 +176,9 @@ def build_application(settings: Settings) -> PathDispatcher:
     expand.configure(int(settings.get("storage", "parse_cache_bytes")))
     store = open_configured_store(settings)
     configuration = radicale_configuration(settings)
-    dav = CalDavGuard(CalbridgeApplication(configuration),
+    pushes = PushService(store, PushSettings.from_settings(settings))
+    dav = CalDavGuard(CalbridgeApplication(configuration, pushes),
                       InputLimits.from_settings(settings, max_body_bytes(settings)),
                       realm=str(configuration.get("auth", "realm")))
     return PathDispatcher(dav, create_app(settings, store), store,
-                          trusted_networks(settings.get("server", "trusted_proxies")))
+                          trusted_networks(settings.get("server", "trusted_proxies")), pushes)

@@ -37,6 +37,7 @@ from radicale.app.delete import ApplicationPartDelete
 from radicale.app.get import ApplicationPartGet
 from radicale.app.mkcalendar import ApplicationPartMkcalendar
 from radicale.app.mkcol import ApplicationPartMkcol
+from radicale.app.post import ApplicationPartPost
 from radicale.app.propfind import ApplicationPartPropfind
 from radicale.app.proppatch import ApplicationPartProppatch
 from radicale.app.put import ApplicationPartPut
@@ -70,6 +71,7 @@ _MODULE_NEEDS: tuple[tuple[object, str, tuple[str, ...]], ...] = (
     (ApplicationPartMkcalendar, "radicale.app.mkcalendar.ApplicationPartMkcalendar",
      ("do_MKCALENDAR",)),
     (ApplicationPartMkcol, "radicale.app.mkcol.ApplicationPartMkcol", ("do_MKCOL",)),
+    (ApplicationPartPost, "radicale.app.post.ApplicationPartPost", ("do_POST",)),
     (app_get, "radicale.app.get", ("propose_filename", "requests_freebusy_view")),
     (app_report, "radicale.app.report", ("xml_item_response",)),
     (item_filter, "radicale.item.filter", ("parse_time_range", "simplify_prefilters")),
@@ -225,6 +227,10 @@ class ReportPart(AdapterPart, ApplicationPartReport):
 
 
 class PutPart(AdapterPart, ApplicationPartPut):
+    pass
+
+
+class PostPart(AdapterPart, ApplicationPartPost):
     pass
 
 

@@ -162,7 +162,8 @@ def test_maintenance_past_the_retention_refuses_old_sync_tokens_and_purges_dead_
         assert report == {
             "series_reindexed": 0, "series_capped": 0, "series_skipped": 0,
             "collections_floored": 1, "change_rows_deleted": 3, "idempotency_keys_deleted": 3,
-            "auth_failures_deleted": 2, "sent_messages_deleted": 3}
+            "auth_failures_deleted": 2, "sent_messages_deleted": 3,
+            "push_subscriptions_expired": 0, "webhook_deliveries_deleted": 0}
 
         # A token from before the floor must start over; one at the floor is answered exactly.
         refused = refused_sync(url, old_token)

@@ -16,7 +16,8 @@ import radicale
 from radicale.app import get as radicale_get
 
 from bridge.config import load_settings
-from bridge.wsgi import radicale_configuration
+from bridge.notify.service import PushService, PushSettings
+from bridge.wsgi import open_configured_store, radicale_configuration
 from radicale_plugin import internals
 from radicale_plugin.app import CalbridgeApplication
 from radicale_plugin.app.multistatus import MultistatusWriter
@@ -30,7 +31,8 @@ INTERNAL_MODULES = re.compile(r"^radicale\.(app|xmlutils|httputils|item\.filter|
 def built_application(tmp_path: Path) -> CalbridgeApplication:
     settings = load_settings(environ={"CALBRIDGE_STORAGE_DATA_DIR": str(tmp_path),
                                       "CALBRIDGE_CONFIG": ""})
-    return CalbridgeApplication(radicale_configuration(settings))
+    pushes = PushService(open_configured_store(settings), PushSettings.from_settings(settings))
+    return CalbridgeApplication(radicale_configuration(settings), pushes)
 
 
 def test_the_installed_radicale_has_all_the_adapter_uses(tmp_path: Path) -> None:

@@ -136,7 +136,8 @@ def test_processes_migrating_one_new_database_at_once_all_succeed(database_url: 
         assert process.stdout is not None and process.stdout.readline() == "ready\n"
     go.touch()
     results = [process.communicate(timeout=120) for process in processes]
-    assert [(process.returncode, err) for process, (_, err) in zip(processes, results)
+    assert [(process.returncode, err) for process, (_, err) in zip(processes, results,
+                                                                   strict=True)
             ] == [(0, "")] * 4
     with get_engine(database_url).connect() as conn:
         versions = conn.execute(sa.text("SELECT version_num FROM alembic_version")).all()

@@ -8,12 +8,13 @@ Decisions:
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping
 
 import sqlalchemy as sa
 
 from bridge.core.times import now_ts
-from bridge.store import rows
+from bridge.store import notify, rows
 from bridge.store.engine import Transactions, inserted_id
 from bridge.store.records import (
     CollectionRecord,
@@ -116,6 +117,9 @@ class Collections:
                     r.uid: r.public_id for r in replaced.values()})
                 written.append(href)
             record = rows.collection_row(conn, cid)
+            if record.tag == "VCALENDAR":
+                notify.note(conn, cid, record.revision, [(
+                    "calendar.created" if existing is None else "calendar.updated", None)])
         return record, replaced, written
 
     def in_workspace(self, workspace_id: int) -> list[CollectionRecord]:
@@ -136,7 +140,9 @@ class Collections:
                     props=dict(props), tag=props.get("tag", ""), updated_at=now_ts(),
                 )
             )
-            rows.bump(conn, collection_id)
+            revision = rows.bump(conn, collection_id)
+            if current.tag == "VCALENDAR" or props.get("tag") == "VCALENDAR":
+                notify.note(conn, collection_id, revision, [("calendar.updated", None)])
             return rows.collection_row(conn, collection_id)
 
     def delete(self, collection_id: int, expected_revision: int | None = None) -> None:
@@ -148,7 +154,13 @@ class Collections:
                     collection.c.path.startswith(record.path + "/", autoescape=True))
             ).scalars().all()
             ids = [collection_id, *below]
+            # Heard before the rows go; push subscriptions go with their calendar.
+            heard = {cid: notify.listeners(conn, cid) for cid in ids}
             conn.execute(occurrence.delete().where(occurrence.c.collection_id.in_(ids)))
             conn.execute(calendar_object.delete().where(calendar_object.c.collection_id.in_(ids)))
             conn.execute(change.delete().where(change.c.collection_id.in_(ids)))
             conn.execute(collection.delete().where(collection.c.id.in_(ids)))
+            for cid, listeners in heard.items():
+                if listeners is not None and listeners.webhook:
+                    notify.note(conn, cid, record.revision, [("calendar.deleted", None)],
+                                heard=dataclasses.replace(listeners, push=False))

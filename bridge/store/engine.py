@@ -113,6 +113,8 @@ class Transaction:
     write: bool
     # collection id -> revision already allocated in this transaction
     revisions: dict[int, int] = field(default_factory=dict)
+    # What a repository looked up once for the whole transaction (e.g. who listens to a change).
+    memo: dict[str, Any] = field(default_factory=dict)
 
 
 _current: contextvars.ContextVar[Transaction | None] = contextvars.ContextVar(

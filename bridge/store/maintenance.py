@@ -21,6 +21,7 @@ from bridge.core.index import InvalidObject
 from bridge.core.times import now_ts
 from bridge.store.engine import Transactions
 from bridge.store.idempotency import RETENTION_SECONDS as IDEMPOTENCY_RETENTION_SECONDS
+from bridge.store.notify import PushSubscriptions, Webhooks
 from bridge.store.objects import Objects
 from bridge.store.records import NotFound
 from bridge.store.schema import (
@@ -45,6 +46,7 @@ class MaintenancePolicy:
     # A login failure counts only within the throttle's window; past it the row is dead.
     auth_failure_window_seconds: int = 300
     idempotency_retention_seconds: int = IDEMPOTENCY_RETENTION_SECONDS
+    delivered_webhook_retention_seconds: int = 30 * DAY
     batch_size: int = 500
 
 
@@ -58,6 +60,8 @@ class MaintenanceReport:
     idempotency_keys_deleted: int = 0
     auth_failures_deleted: int = 0
     sent_messages_deleted: int = 0
+    push_subscriptions_expired: int = 0
+    webhook_deliveries_deleted: int = 0
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
@@ -146,8 +150,8 @@ def purge_expired(db: Transactions, now: int, policy: MaintenancePolicy,
                   report: MaintenanceReport) -> None:
     """Delete idempotency keys past their retention (they are never replayed then), login
     failures whose window has passed (they no longer count) and delivered mail past its
-    retention (failed mail stays for `calbridge outbox list`). Each under the lock its
-    writers take."""
+    retention (failed mail stays for `calbridge outbox list`), expired push subscriptions and
+    delivered webhooks past their retention. Each under the lock its writers take."""
     with db.write(".idempotency") as conn:
         report.idempotency_keys_deleted = conn.execute(idempotency_key.delete().where(
             idempotency_key.c.created_at <= now - policy.idempotency_retention_seconds
@@ -161,6 +165,9 @@ def purge_expired(db: Transactions, now: int, policy: MaintenancePolicy,
             outbox_message.c.status == "sent",
             outbox_message.c.sent_at <= now - policy.sent_mail_retention_seconds,
         )).rowcount
+    report.push_subscriptions_expired = PushSubscriptions(db).purge_expired(now)
+    report.webhook_deliveries_deleted = Webhooks(db).purge_delivered(
+        now - policy.delivered_webhook_retention_seconds)
 
 
 class MaintenanceThread(threading.Thread):

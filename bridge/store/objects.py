@@ -186,7 +186,8 @@ class Objects:
                 collection_id=to_collection_id))
             widen_max_duration(conn, to_collection_id, from_collection_id)
             log_changes(conn, from_collection_id, {href: record.public_id}, deleted=True)
-            log_changes(conn, to_collection_id, {to_href: record.public_id}, deleted=False)
+            log_changes(conn, to_collection_id, {to_href: record.public_id}, deleted=False,
+                        created=True)
             return object_rows(conn, to_collection_id, [to_href])[0]
 
     def in_window(

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from bridge.core.times import now_ts
+from bridge.store import notify
 from bridge.store.engine import Transactions, current_transaction, inserted_id
 from bridge.store.records import (
     OBJECT_COLUMNS,
@@ -109,8 +110,9 @@ def bump(conn: Connection, collection_id: int) -> int:
 
 
 def log_changes(conn: Connection, collection_id: int,
-                hrefs: Mapping[str, str | None], deleted: bool) -> None:
-    """Log ``hrefs`` (href -> the object's public id) as changed or deleted."""
+                hrefs: Mapping[str, str | None], deleted: bool, created: bool = False) -> None:
+    """Log ``hrefs`` (href -> the object's public id) as changed (``created``: new here) or
+    deleted, with a notice for whoever listens (bridge/store/notify.py)."""
     revision = bump(conn, collection_id)
     now = now_ts()
     rows = [{"collection_id": collection_id, "revision": revision, "href": h,
@@ -118,6 +120,8 @@ def log_changes(conn: Connection, collection_id: int,
             for h, p in hrefs.items()]
     if rows:
         conn.execute(change.insert(), rows)
+        kind = "event.deleted" if deleted else "event.created" if created else "event.updated"
+        notify.note(conn, collection_id, revision, [(kind, p) for p in hrefs.values()])
 
 
 def widen_max_duration(conn: Connection, collection_id: int,
@@ -170,5 +174,6 @@ def put_row(conn: Connection, collection_id: int, href: str, prepared: PreparedO
             collection.c.max_occurrence_seconds < index.max_duration,
         ).values(max_occurrence_seconds=index.max_duration))
     if log:
-        log_changes(conn, collection_id, {href: public_id}, deleted=False)
+        log_changes(conn, collection_id, {href: public_id}, deleted=False,
+                    created=old is None or old.uid != index.uid)
     return object_rows(conn, collection_id, [href])[0]

@@ -13,12 +13,15 @@ from typing import Any
 from radicale import config as radicale_config
 from radicale import types
 
+from bridge.notify.service import PushService
 from bridge.store.access import caldav_refusal, current_policy
+from bridge.store.notify import PUSH_DONT_NOTIFY
 from radicale_plugin.app.delete import ApplicationPartGuardedDelete
 from radicale_plugin.app.get import ApplicationPartCollectionGet
 from radicale_plugin.app.options import with_dav_header
 from radicale_plugin.app.propfind import ApplicationPartListingPropfind
 from radicale_plugin.app.props import ApplicationPartPropertyLimits
+from radicale_plugin.app.push import ApplicationPartPush, dont_notify
 from radicale_plugin.app.put import ApplicationPartLimitedPut
 from radicale_plugin.app.report import ApplicationPartExpandReport
 from radicale_plugin.internals import Application, check_application
@@ -36,20 +39,24 @@ def basic_username(environ: types.WSGIEnviron) -> str | None:
     return decoded.partition(":")[0]
 
 
-class CalbridgeApplication(ApplicationPartExpandReport, ApplicationPartListingPropfind,
-                           ApplicationPartCollectionGet, ApplicationPartGuardedDelete,
-                           ApplicationPartPropertyLimits, ApplicationPartLimitedPut,
-                           Application):
-    def __init__(self, configuration: radicale_config.Configuration) -> None:
+class CalbridgeApplication(ApplicationPartPush, ApplicationPartExpandReport,
+                           ApplicationPartListingPropfind, ApplicationPartCollectionGet,
+                           ApplicationPartGuardedDelete, ApplicationPartPropertyLimits,
+                           ApplicationPartLimitedPut, Application):
+    def __init__(self, configuration: radicale_config.Configuration,
+                 pushes: PushService) -> None:
         super().__init__(configuration)
         check_application(self)  # a Radicale outside the supported range fails here, named
         self._throttle = throttle_from_radicale_config(configuration)
+        self.pushes = pushes
 
     def __call__(self, environ: types.WSGIEnviron, start_response: Callable[..., Any]
                  ) -> Iterable[bytes]:
         # The policy belongs to this request only: waitress reuses threads.
         reset = current_policy.set(None)
         refusal_reset = caldav_refusal.set(None)
+        dont_notify_reset = PUSH_DONT_NOTIFY.set(dont_notify(
+            environ.get("HTTP_PUSH_DONT_NOTIFY")))
         try:
             if "HTTP_AUTHORIZATION" in environ:
                 keys = self._throttle.keys(environ.get("REMOTE_ADDR"), basic_username(environ))
@@ -63,6 +70,7 @@ class CalbridgeApplication(ApplicationPartExpandReport, ApplicationPartListingPr
         finally:
             current_policy.reset(reset)
             caldav_refusal.reset(refusal_reset)
+            PUSH_DONT_NOTIFY.reset(dont_notify_reset)
 
     def _answer_refusals(self, environ: types.WSGIEnviron, start_response: Callable[..., Any]
                          ) -> Iterable[bytes]:
