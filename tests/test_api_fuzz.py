@@ -23,6 +23,7 @@ DERANDOMIZE = not os.environ.get("CALBRIDGE_FUZZ_RANDOM")
 FAMILIES = {
     "calendars": r"^/api/v2/w/\{workspace_uuid\}/calendars",
     "access events": r"^/api/access/calendar/",
+    "webhooks": r"^/api/v2/w/\{workspace_uuid\}/webhooks",
 }
 
 
@@ -49,7 +50,8 @@ def fuzz_target(api_server: Server) -> Iterator[FuzzTarget]:
     yield FuzzTarget(api_server, ws, api.token, created["id"], event_ids)
 
 
-@pytest.mark.parametrize(("family", "minimum"), [("calendars", 11), ("access events", 8)])
+@pytest.mark.parametrize(("family", "minimum"), [("calendars", 11), ("access events", 8),
+                                                    ("webhooks", 7)])
 def test_no_input_yields_a_server_error(fuzz_target: FuzzTarget, family: str,
                                         minimum: int) -> None:
     server, ws, token = fuzz_target.server, fuzz_target.workspace, fuzz_target.token
