@@ -307,3 +307,35 @@ def test_push_resources_on_private_networks_are_refused_by_default(
         assert srv.count(push_subscription) == 0
     finally:
         srv.stop()
+
+
+def test_a_token_limited_to_one_calendar_cannot_subscribe_to_another(env: Env) -> None:
+    from tests.api_helpers import Api, cli_json, make_token
+
+    ws = cli_json(env.server, "workspace", "create", f"Push {uuid.uuid4().hex[:6]}", "--owner",
+                  "alice")["uuid"]
+    admin = Api(env.server, ws, make_token(env.server, "alice", ws, "calendars:admin"))
+    allowed, other = (admin.post("/calendars", json={"name": n}).json() for n in ("A", "B"))
+    token = make_token(env.server, "alice", ws, "calendars:read", "--calendars",
+                       str(allowed["id"]))
+    subscriber = Subscriber.new()
+    before = env.server.count(push_subscription)
+    refused = requests.post(other["caldavUrl"], auth=("alice", token), timeout=30,
+                            data=subscriber.register_body(env.receiver))
+    assert refused.status_code == 403, refused.text
+    assert ET.fromstring(refused.content).find(f"{{{P}}}push-not-available") is not None
+    assert env.server.count(push_subscription) == before
+    accepted = requests.post(allowed["caldavUrl"], auth=("alice", token), timeout=30,
+                             data=subscriber.register_body(env.receiver))
+    assert accepted.status_code == 201, accepted.text
+
+
+def test_the_vapid_key_and_topics_survive_a_restart(own_server: Server) -> None:
+    calendar = f"{own_server.url}/alice/kept/"
+    assert requests.request("MKCALENDAR", calendar, auth=AUTH, timeout=30).status_code == 201
+    env = Env(own_server, Receiver(), calendar)
+    before = {tag: ET.tostring(value) for tag, value in env.props().items()}
+    own_server.stop()
+    own_server.start()
+    after = {tag: ET.tostring(value) for tag, value in env.props().items()}
+    assert after == before and len(after) == 4  # transports, topic, triggers, displayname
