@@ -29,6 +29,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from bridge.core.times import iso_z, now_ts
+from bridge.store import leases
 from bridge.store.engine import Transactions, current_transaction, inserted_id
 from bridge.store.schema import collection
 from bridge.store.schema_notify import (
@@ -384,28 +385,15 @@ class Webhooks:
         """Take up to ``limit`` due deliveries of enabled endpoints, oldest first, each
         counting an attempt; a lapsed lease (a sender that died) makes one due again."""
         now = now_ts()
-        lapsed = sa.and_(webhook_delivery.c.status == "sending",
-                         webhook_delivery.c.claimed_until < now)
-        due = sa.or_(sa.and_(webhook_delivery.c.status == "queued",
-                             webhook_delivery.c.next_attempt_at <= now), lapsed)
-        claimed: list[int] = []
         with self.db.write(".webhooks") as conn:
             ids = conn.execute(
                 sa.select(webhook_delivery.c.id)
                 .join(webhook_endpoint, webhook_endpoint.c.id == webhook_delivery.c.endpoint_id)
-                .where(due, webhook_endpoint.c.enabled.is_(True))
+                .where(leases.due(webhook_delivery, now), webhook_endpoint.c.enabled.is_(True))
                 .order_by(webhook_delivery.c.id).limit(limit)).scalars().all()
-            for delivery_id in ids:
-                taken = conn.execute(webhook_delivery.update().where(
-                    webhook_delivery.c.id == delivery_id, due).values(
-                    status="sending", claimed_until=now + self.lease_seconds,
-                    attempts=webhook_delivery.c.attempts + 1))
-                if taken.rowcount == 1:
-                    claimed.append(delivery_id)
-            rows = conn.execute(
-                sa.select(webhook_delivery, webhook_endpoint.c.id.label("ep_id"))
-                .join(webhook_endpoint, webhook_endpoint.c.id == webhook_delivery.c.endpoint_id)
-                .where(webhook_delivery.c.id.in_(claimed)).order_by(webhook_delivery.c.id)
+            claimed = leases.claim(conn, webhook_delivery, ids, now, self.lease_seconds)
+            rows = conn.execute(sa.select(webhook_delivery).where(
+                webhook_delivery.c.id.in_(claimed)).order_by(webhook_delivery.c.id)
             ).mappings().all() if claimed else []
             endpoints = {r["endpoint_id"] for r in rows}
             by_id = {r["id"]: Endpoint.from_row(r) for r in conn.execute(

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from bridge.core.itip import ItipMessage
 from bridge.core.mail_header import single_line
 from bridge.core.times import now_ts
+from bridge.store import leases
 from bridge.store.bearer import select_where
 from bridge.store.engine import Transactions, inserted_id
 from bridge.store.schema import MAX_SUBJECT_LENGTH, outbox_message
@@ -86,26 +87,17 @@ class Outbox:
         each. A claim lapses after the lease, so a crashed sender's messages are sent by
         another one later; after ``max_attempts`` such claims the message is given up."""
         now = now_ts()
-        lapsed = sa.and_(outbox_message.c.status == "sending",
-                         outbox_message.c.claimed_until < now)
-        due = sa.or_(sa.and_(outbox_message.c.status == "queued",
-                             outbox_message.c.next_attempt_at <= now), lapsed)
-        claimed = []
         with self.db.write(".outbox") as conn:
             conn.execute(outbox_message.update().where(
-                lapsed, outbox_message.c.attempts >= self.max_attempts).values(
+                leases.lapsed(outbox_message, now),
+                outbox_message.c.attempts >= self.max_attempts).values(
                 status="failed", claimed_until=None,
                 last_error=f"given up: its sender stopped while sending it "
                            f"{self.max_attempts} times"))
-            ids = conn.execute(sa.select(outbox_message.c.id).where(due)
+            ids = conn.execute(sa.select(outbox_message.c.id)
+                               .where(leases.due(outbox_message, now))
                                .order_by(outbox_message.c.id).limit(limit)).scalars().all()
-            for message_id in ids:
-                taken = conn.execute(outbox_message.update().where(
-                    outbox_message.c.id == message_id, due).values(
-                    status="sending", claimed_until=now + self.lease_seconds,
-                    attempts=outbox_message.c.attempts + 1))
-                if taken.rowcount == 1:
-                    claimed.append(message_id)
+            claimed = leases.claim(conn, outbox_message, ids, now, self.lease_seconds)
             rows = conn.execute(sa.select(outbox_message).where(
                 outbox_message.c.id.in_(claimed)).order_by(outbox_message.c.id)
             ).mappings().all() if claimed else []
