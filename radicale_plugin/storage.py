@@ -119,13 +119,24 @@ class Collection(radicale_storage.BaseCollection):
         if self._record is None:
             return [(href, None) for href in hrefs]
         hrefs = list(hrefs)
-        found = {r.href: r for r in self.store.get_objects(self.record.id, hrefs)}
+        found = {r.href: r for r in self._served(self.store.get_objects(self.record.id, hrefs))}
         return [(h, self.item_from(found[h]) if h in found else None) for h in dict.fromkeys(hrefs)]
 
     def get_all(self) -> Iterable[radicale_item.Item]:
         if self._record is None:
             return []
-        return [self.item_from(r) for r in self.store.get_objects(self.record.id)]
+        return [self.item_from(r) for r in self._served(self.store.get_objects(self.record.id))]
+
+    def _served(self, records: Iterable[ObjectRecord]) -> Iterator[ObjectRecord]:
+        """``records`` less those over Radicale's ``max_resource_size`` (lowered after they
+        were stored), which multifilesystem leaves out of every answer too."""
+        limit = self._storage.max_resource_size
+        for record in records:
+            if len(record.text) * 4 > limit and len(record.text.encode()) > limit:
+                logger.warning("object skipped because its size exceeds max_resource_size "
+                               "%d: %s/%s", limit, self.path, record.href)
+                continue
+            yield record
 
     def get_filtered(self, filters: Iterable[ET.Element]
                      ) -> Iterable[tuple[radicale_item.Item, bool]]:
@@ -133,11 +144,14 @@ class Collection(radicale_storage.BaseCollection):
             return []
         tag, start, end, simple = simplify_prefilters(filters, self.tag)
         if start == TIMESTAMP_MIN and end == TIMESTAMP_MAX:
-            return [(self.item_from(r), simple) for r in self.store.get_objects(self.record.id)
+            return [(self.item_from(r), simple)
+                    for r in self._served(self.store.get_objects(self.record.id))
                     if tag is None or r.component == tag]
         results = []
         for match in self.store.objects_in_window(self.record.id, start, end, component=tag):
             record = match.record
+            if not any(self._served([record])):
+                continue
             if match.proven:
                 matched = simple
             elif simple and tag == "VEVENT" and (found := self._has_instance(
@@ -188,6 +202,12 @@ class Collection(radicale_storage.BaseCollection):
         require_operations(operations_for_change(old[0].text, new_text, policy.user.email))
 
     def delete(self, href: str | None = None) -> None:
+        if href is None and self._record is None:
+            # The root, as multifilesystem deletes it: every collection goes, the root stays.
+            # (calbridge's rights plugin never allows it; Radicale's rights plugins may.)
+            for top in self.store.child_collections(""):
+                self.store.delete_collection(top.id)
+            return
         if href is None:
             self.store.delete_collection(self.record.id)
             return
@@ -252,6 +272,7 @@ class Storage(radicale_storage.BaseStorage):
         check_radicale()
         super().__init__(configuration)
         self.store = store_from_radicale_config(configuration)
+        self.max_resource_size = int(configuration.get("server", "max_resource_size"))
 
     def prepare_item(self, item: radicale_item.Item) -> PreparedObject:
         text = item.serialize()
@@ -285,15 +306,16 @@ class Storage(radicale_storage.BaseStorage):
             parent = self.store.get_collection(parent_path) if parent_path else None
             if parent is None:
                 return
-            found = self.store.get_objects(parent.id, [href])
+            parent_collection = Collection(self, parent.path, parent)
+            found = list(parent_collection._served(self.store.get_objects(parent.id, [href])))
             if found:
-                yield Collection(self, parent.path, parent).item_from(found[0])
+                yield parent_collection.item_from(found[0])
             return
         collection = Collection(self, record.path, record)
         yield collection
         if depth == "0":
             return
-        for item_record in self.store.get_objects(record.id):
+        for item_record in collection._served(self.store.get_objects(record.id)):
             with child_context(sane_path, item_record.href):
                 yield collection.item_from(item_record)
         for child in self.store.child_collections(sane_path):
