@@ -263,3 +263,20 @@ def test_a_vcard_over_the_size_limit_is_refused_and_nothing_is_written(tmp_path:
         assert srv.count(calendar_object) == 1
     finally:
         srv.stop()
+
+
+def test_a_whole_address_book_put_keeps_each_card_as_written(server: Server) -> None:
+    http = session("alice", PASSWORD)
+    url = f"{server.url}/alice/whole-{uuid.uuid4().hex[:8]}/"
+    body = CONTACTS["jane.vcf"] + CONTACTS["ana.vcf"]
+    answer = http.put(url, data=body.encode(), headers=VCARD_TYPE)
+    assert answer.status_code == 201, answer.text
+    for href in ("jane.vcf", "ana.vcf"):
+        got = http.get(url + href)
+        assert (got.status_code, got.content) == (200, CONTACTS[href].encode())
+    kind = http.request("PROPFIND", url, headers={"Depth": "0"}, data=(
+        b'<?xml version="1.0"?><D:propfind xmlns:D="DAV:"><D:prop><D:resourcetype/></D:prop>'
+        b"</D:propfind>"))
+    resourcetype = ET.fromstring(kind.content).find(f".//{D}resourcetype")
+    assert resourcetype is not None
+    assert {child.tag for child in resourcetype} == {f"{D}collection", f"{CR}addressbook"}
