@@ -119,15 +119,15 @@ class Collection(radicale_storage.BaseCollection):
         if self._record is None:
             return [(href, None) for href in hrefs]
         hrefs = list(hrefs)
-        found = {r.href: r for r in self._served(self.store.get_objects(self.record.id, hrefs))}
+        found = {r.href: r for r in self.served(self.store.get_objects(self.record.id, hrefs))}
         return [(h, self.item_from(found[h]) if h in found else None) for h in dict.fromkeys(hrefs)]
 
     def get_all(self) -> Iterable[radicale_item.Item]:
         if self._record is None:
             return []
-        return [self.item_from(r) for r in self._served(self.store.get_objects(self.record.id))]
+        return [self.item_from(r) for r in self.served(self.store.get_objects(self.record.id))]
 
-    def _served(self, records: Iterable[ObjectRecord]) -> Iterator[ObjectRecord]:
+    def served(self, records: Iterable[ObjectRecord]) -> Iterator[ObjectRecord]:
         """``records`` less those over Radicale's ``max_resource_size`` (lowered after they
         were stored), which multifilesystem leaves out of every answer too."""
         limit = self._storage.max_resource_size
@@ -145,12 +145,12 @@ class Collection(radicale_storage.BaseCollection):
         tag, start, end, simple = simplify_prefilters(filters, self.tag)
         if start == TIMESTAMP_MIN and end == TIMESTAMP_MAX:
             return [(self.item_from(r), simple)
-                    for r in self._served(self.store.get_objects(self.record.id))
+                    for r in self.served(self.store.get_objects(self.record.id))
                     if tag is None or r.component == tag]
         results = []
         for match in self.store.objects_in_window(self.record.id, start, end, component=tag):
             record = match.record
-            if not any(self._served([record])):
+            if not any(self.served([record])):
                 continue
             if match.proven:
                 matched = simple
@@ -307,7 +307,7 @@ class Storage(radicale_storage.BaseStorage):
             if parent is None:
                 return
             parent_collection = Collection(self, parent.path, parent)
-            found = list(parent_collection._served(self.store.get_objects(parent.id, [href])))
+            found = list(parent_collection.served(self.store.get_objects(parent.id, [href])))
             if found:
                 yield parent_collection.item_from(found[0])
             return
@@ -315,7 +315,7 @@ class Storage(radicale_storage.BaseStorage):
         yield collection
         if depth == "0":
             return
-        for item_record in collection._served(self.store.get_objects(record.id)):
+        for item_record in collection.served(self.store.get_objects(record.id)):
             with child_context(sane_path, item_record.href):
                 yield collection.item_from(item_record)
         for child in self.store.child_collections(sane_path):
