@@ -147,6 +147,27 @@ def cmd_user_add(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_user_set_password(args: argparse.Namespace, settings: Settings) -> int:
+    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else args.password
+    _accounts(settings).set_password(args.username, password)
+    _print(args, {"username": args.username}, f"password of {args.username} set")
+    return 0
+
+
+def cmd_migrate_radicale(args: argparse.Namespace, settings: Settings) -> int:
+    from pathlib import Path
+
+    from bridge.radicale_move import move_folder
+    from bridge.wsgi import open_configured_store
+
+    report = move_folder(open_configured_store(settings), Path(args.folder),
+                         htpasswd=Path(args.htpasswd) if args.htpasswd else None,
+                         email_domain=args.email_domain, dry_run=args.dry_run,
+                         progress=not args.json)
+    _print(args, report.as_dict(), report.summary())
+    return 0 if not report.skipped else 1
+
+
 def _accounts(settings: Settings):  # type: ignore[no-untyped-def]
     from bridge.store.accounts import Accounts
     from bridge.wsgi import open_configured_store
@@ -290,6 +311,13 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("file")
     imp.add_argument("--workers", type=int,
                      help="processes that parse and index (default: one per core)")
+    move = _command(commands, "migrate-radicale", cmd_migrate_radicale,
+                    "move a Radicale storage folder (users, calendars, address books) in")
+    move.add_argument("folder", help="Radicale's [storage] filesystem_folder")
+    move.add_argument("--htpasswd", help="Radicale's htpasswd file: passwords carried over")
+    move.add_argument("--email-domain",
+                      help="new users' email is USER@DOMAIN (unless USER is an address)")
+    move.add_argument("--dry-run", action="store_true", help="check and report, write nothing")
     return parser
 
 
@@ -314,11 +342,17 @@ def _command(commands: Commands, name: str, func: Handler, help_text: str
 
 
 def _add_user_commands(commands: Commands) -> None:
-    add = _command(_group(commands, "user", "manage users"), "add", cmd_user_add,
-                   "add a user (CalDAV login)")
+    users = _group(commands, "user", "manage users")
+    add = _command(users, "add", cmd_user_add, "add a user (CalDAV login)")
     add.add_argument("username")
     add.add_argument("--email", required=True)
     secret = add.add_mutually_exclusive_group(required=True)
+    secret.add_argument("--password")
+    secret.add_argument("--password-stdin", action="store_true")
+    reset = _command(users, "set-password", cmd_user_set_password,
+                     "set a user's password (users moved from Radicale start without one)")
+    reset.add_argument("username")
+    secret = reset.add_mutually_exclusive_group(required=True)
     secret.add_argument("--password")
     secret.add_argument("--password-stdin", action="store_true")
 

@@ -7,6 +7,7 @@ parses any iCalendar.
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -25,6 +26,7 @@ from bridge.core.index import TIMESTAMP_MAX, TIMESTAMP_MIN, InvalidObject
 from bridge.core.limits import MAX_DATE_TIME, MIN_DATE_TIME, LimitExceeded, caldav_time
 from bridge.core.operations import CREATE, DELETE, missing_operations, operations_for_change
 from bridge.core.times import http_date
+from bridge.core.vcard import VCARD
 from bridge.store.access import AccessPolicy, current_policy
 from bridge.store.store import (
     CalendarStore,
@@ -67,6 +69,12 @@ def require_operations(needed: Iterable[str]) -> None:
         raise Refused("This token may not " + ", ".join(m.replace("_", " ") for m in missing))
 
 
+# The vCards of the PUT being answered, as the client wrote them (UID -> text), set by the PUT
+# seam (app/put.py): a vCard is stored as written, not as vobject re-serialized it.
+put_vcards: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar(
+    "put_vcards", default=None)
+
+
 # RFC 4791 5.2.6-5.2.8, answered for calendars from the store's limits (never stored: a client
 # cannot PROPPATCH them away, and they stay out of allprop as the RFC asks).
 LIMIT_PROPERTIES = ("C:max-instances", "C:min-date-time", "C:max-date-time")
@@ -97,10 +105,13 @@ class Collection(radicale_storage.BaseCollection):
     # -- items ---------------------------------------------------------------------------
 
     def item_from(self, record: ObjectRecord) -> radicale_item.Item:
+        # A vCard is Radicale's item named VCARD with no component (its find_tag is "").
+        card = record.component == VCARD
         return radicale_item.Item(
             collection=self, href=record.href, last_modified=http_date(record.last_modified),
-            text=record.text, etag=record.etag, uid=record.uid, name="VCALENDAR",
-            component_name=record.component, time_range=(record.start_ts, record.end_ts),
+            text=record.text, etag=record.etag, uid=record.uid,
+            name=VCARD if card else "VCALENDAR", component_name="" if card else record.component,
+            time_range=(record.start_ts, record.end_ts),
         )
 
     def get_multi(self, hrefs: Iterable[str]
@@ -108,13 +119,24 @@ class Collection(radicale_storage.BaseCollection):
         if self._record is None:
             return [(href, None) for href in hrefs]
         hrefs = list(hrefs)
-        found = {r.href: r for r in self.store.get_objects(self.record.id, hrefs)}
+        found = {r.href: r for r in self.served(self.store.get_objects(self.record.id, hrefs))}
         return [(h, self.item_from(found[h]) if h in found else None) for h in dict.fromkeys(hrefs)]
 
     def get_all(self) -> Iterable[radicale_item.Item]:
         if self._record is None:
             return []
-        return [self.item_from(r) for r in self.store.get_objects(self.record.id)]
+        return [self.item_from(r) for r in self.served(self.store.get_objects(self.record.id))]
+
+    def served(self, records: Iterable[ObjectRecord]) -> Iterator[ObjectRecord]:
+        """``records`` less those over Radicale's ``max_resource_size`` (lowered after they
+        were stored), which multifilesystem leaves out of every answer too."""
+        limit = self._storage.max_resource_size
+        for record in records:
+            if len(record.text) * 4 > limit and len(record.text.encode()) > limit:
+                logger.warning("object skipped because its size exceeds max_resource_size "
+                               "%d: %s/%s", limit, self.path, record.href)
+                continue
+            yield record
 
     def get_filtered(self, filters: Iterable[ET.Element]
                      ) -> Iterable[tuple[radicale_item.Item, bool]]:
@@ -122,11 +144,14 @@ class Collection(radicale_storage.BaseCollection):
             return []
         tag, start, end, simple = simplify_prefilters(filters, self.tag)
         if start == TIMESTAMP_MIN and end == TIMESTAMP_MAX:
-            return [(self.item_from(r), simple) for r in self.store.get_objects(self.record.id)
+            return [(self.item_from(r), simple)
+                    for r in self.served(self.store.get_objects(self.record.id))
                     if tag is None or r.component == tag]
         results = []
         for match in self.store.objects_in_window(self.record.id, start, end, component=tag):
             record = match.record
+            if not any(self.served([record])):
+                continue
             if match.proven:
                 matched = simple
             elif simple and tag == "VEVENT" and (found := self._has_instance(
@@ -177,6 +202,12 @@ class Collection(radicale_storage.BaseCollection):
         require_operations(operations_for_change(old[0].text, new_text, policy.user.email))
 
     def delete(self, href: str | None = None) -> None:
+        if href is None and self._record is None:
+            # The root, as multifilesystem deletes it: every collection goes, the root stays.
+            # (calbridge's rights plugin never allows it; Radicale's rights plugins may.)
+            for top in self.store.child_collections(""):
+                self.store.delete_collection(top.id)
+            return
         if href is None:
             self.store.delete_collection(self.record.id)
             return
@@ -241,10 +272,14 @@ class Storage(radicale_storage.BaseStorage):
         check_radicale()
         super().__init__(configuration)
         self.store = store_from_radicale_config(configuration)
+        self.max_resource_size = int(configuration.get("server", "max_resource_size"))
 
     def prepare_item(self, item: radicale_item.Item) -> PreparedObject:
+        text = item.serialize()
+        if item.name == VCARD:
+            text = (put_vcards.get() or {}).get(item.uid, text)
         try:
-            return self.store.prepare(item.serialize(), item.time_range)
+            return self.store.prepare(text, item.time_range)
         except InvalidObject as exc:
             raise ValueError(str(exc)) from exc
 
@@ -271,15 +306,16 @@ class Storage(radicale_storage.BaseStorage):
             parent = self.store.get_collection(parent_path) if parent_path else None
             if parent is None:
                 return
-            found = self.store.get_objects(parent.id, [href])
+            parent_collection = Collection(self, parent.path, parent)
+            found = list(parent_collection.served(self.store.get_objects(parent.id, [href])))
             if found:
-                yield Collection(self, parent.path, parent).item_from(found[0])
+                yield parent_collection.item_from(found[0])
             return
         collection = Collection(self, record.path, record)
         yield collection
         if depth == "0":
             return
-        for item_record in self.store.get_objects(record.id):
+        for item_record in collection.served(self.store.get_objects(record.id)):
             with child_context(sane_path, item_record.href):
                 yield collection.item_from(item_record)
         for child in self.store.child_collections(sane_path):
@@ -303,8 +339,9 @@ class Storage(radicale_storage.BaseStorage):
         objects: list[tuple[str, PreparedObject]] = []
         if props is not None and props.get("tag") and items is not None:
             taken: set[str] = set()
+            suffix = ".vcf" if props.get("tag") == "VADDRESSBOOK" else ".ics"
             for item in items:
-                objects.append((_free_href(item.uid, taken), self.prepare_item(item)))
+                objects.append((_free_href(item.uid, taken, suffix), self.prepare_item(item)))
         if objects:
             require_operations([CREATE])
         record, replaced, written = self.store.create_collection(
@@ -344,14 +381,15 @@ def _instant(timestamp: int) -> dt.datetime:
     return dt.datetime.fromtimestamp(timestamp, dt.UTC)
 
 
-def _free_href(uid: str, taken: set[str]) -> str:
-    """The href multifilesystem would pick for an object of a whole-collection PUT."""
-    for candidate in (uid if uid.lower().endswith(".ics") else uid + ".ics",
-                      etag_of(uid).strip('"') + ".ics"):
+def _free_href(uid: str, taken: set[str], suffix: str) -> str:
+    """The href multifilesystem would pick for an object of a whole-collection PUT
+    (``suffix`` .ics in a calendar, .vcf in an address book)."""
+    for candidate in (uid if uid.lower().endswith(suffix) else uid + suffix,
+                      etag_of(uid).strip('"') + suffix):
         if pathutils.is_safe_filesystem_path_component(candidate) and candidate not in taken:
             taken.add(candidate)
             return candidate
-    href = find_available_uid(lambda h: h in taken, ".ics")
+    href = find_available_uid(lambda h: h in taken, suffix)
     taken.add(href)
     return href
 

@@ -25,6 +25,12 @@ from bridge.store.schema import api_token, collection, membership, user_account,
 _hasher = PasswordHasher()
 # Verifying against a throw-away hash keeps the cost of "no such user" equal to a wrong password.
 _DUMMY_HASH = _hasher.hash("calbridge-dummy-password")
+# The stored hash of an account without a password (not an argon2 hash: nothing verifies).
+LOCKED = "!locked"
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
 
 ROLES = ("member", "admin")
 SCOPES = ("calendars:read", "calendars:write", "calendars:admin")
@@ -158,6 +164,33 @@ class Accounts:
                 username=username, email=email.lower(), password_hash=_hasher.hash(password),
                 created_at=now_ts())))
         return User(user_id, username, email.lower())
+
+    def add_user_with_hash(self, username: str, email: str, password_hash: str) -> User:
+        """A user whose password hash comes from elsewhere (a migration): an argon2 hash, or
+        ``LOCKED`` for an account no password opens until ``set_password``."""
+        if not username or "/" in username or username.startswith("."):
+            raise ValueError("a username is non-empty and holds no '/' nor a leading '.'")
+        check_email(email)
+        with self.db.write(".accounts") as conn:
+            taken = conn.execute(sa.select(user_account.c.id).where(sa.or_(
+                user_account.c.username == username,
+                user_account.c.email == email.lower()))).first()
+            if taken:
+                raise Conflict("username or email already taken")
+            user_id = inserted_id(conn.execute(user_account.insert().values(
+                username=username, email=email.lower(), password_hash=password_hash,
+                created_at=now_ts())))
+        return User(user_id, username, email.lower())
+
+    def set_password(self, username: str, password: str) -> None:
+        if len(password) < 8:
+            raise ValueError("a password has at least 8 characters")
+        with self.db.write(".accounts") as conn:
+            done = conn.execute(user_account.update().where(
+                user_account.c.username == username).values(
+                password_hash=_hasher.hash(password))).rowcount
+        if not done:
+            raise NotFound(f"no user {username}")
 
     def get_user(self, username: str) -> User | None:
         with self.db.read() as conn:

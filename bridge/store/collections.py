@@ -75,6 +75,9 @@ class Collections:
         collection keeps its id; its old objects are logged as deleted so sync stays valid.
         """
         path = checked_path(path.strip("/"))
+        objects = list(objects or ())
+        for _, prepared in objects:
+            rows.check_kind((props or {}).get("tag", ""), prepared)
         with self.db.write(path) as conn:
             existing = conn.execute(
                 sa.select(collection).where(collection.c.path == path)
@@ -112,7 +115,7 @@ class Collections:
                 )
                 rows.bump(conn, cid)
             written: list[str] = []
-            for href, prepared in objects or ():
+            for href, prepared in objects:
                 rows.put_row(conn, cid, href, prepared, replaced_public_ids={
                     r.uid: r.public_id for r in replaced.values()})
                 written.append(href)

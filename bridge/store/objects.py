@@ -26,6 +26,7 @@ from bridge.core.index import TIMESTAMP_MAX, InvalidObject, build_index, parse_o
 from bridge.core.limits import check_dates
 from bridge.core.recurrence import check_rules
 from bridge.core.times import now_ts
+from bridge.core.vcard import is_vcard, parse_vcard, vcard_index
 from bridge.store.engine import Database
 from bridge.store.records import (
     OBJECT_COLUMNS,
@@ -39,6 +40,7 @@ from bridge.store.records import (
     checked_path,
 )
 from bridge.store.rows import (
+    check_kind,
     collection_row,
     lock_path,
     log_changes,
@@ -137,6 +139,7 @@ class Objects:
     ) -> tuple[ObjectRecord, ObjectRecord | None]:
         """Create or replace one object; returns (new, old)."""
         with self.db.write(lock_path(self.db, collection_id)) as conn:
+            check_kind(collection_row(conn, collection_id).tag, prepared)
             old = object_rows(conn, collection_id, [href])
             old_record = old[0] if old else None
             if if_none_match and old_record is not None:
@@ -338,6 +341,8 @@ def prepare_object(settings: StoreSettings, text: str, envelope: tuple[int, int]
     """``Objects.prepare`` without a store: CPU work only, so a process pool can run it."""
     if len(text.encode()) > settings.max_object_bytes:
         raise InvalidObject(f"object larger than {settings.max_object_bytes} bytes")
+    if parsed is None and is_vcard(text):  # an address book's object: nothing to expand
+        return PreparedObject(text=text, etag=etag_of(text), index=vcard_index(parse_vcard(text)))
     cal = parsed if parsed is not None else parse_object(text)
     if check_limits is None:
         check_limits = envelope is None

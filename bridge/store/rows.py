@@ -16,7 +16,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from bridge.core.index import InvalidObject
 from bridge.core.times import now_ts
+from bridge.core.vcard import VCARD
 from bridge.store import notify
 from bridge.store.engine import Transactions, current_transaction, inserted_id
 from bridge.store.records import (
@@ -29,6 +31,15 @@ from bridge.store.records import (
     checked_path,
 )
 from bridge.store.schema import calendar_object, change, collection, occurrence, user_account
+
+
+def check_kind(tag: str, prepared: PreparedObject) -> None:
+    """vCards live in address books, iCalendar objects in calendars (and in untyped
+    collections, as Radicale's storage allows): anything else is refused, nothing written."""
+    is_card = prepared.index.component == VCARD
+    if (tag == "VADDRESSBOOK") != is_card and (is_card or tag != ""):
+        kind = "a vCard" if is_card else "an iCalendar object"
+        raise InvalidObject(f"{kind} cannot be stored in a {tag or 'plain'} collection")
 
 
 def expect_revision(conn: Connection, collection_id: int,

@@ -1,9 +1,14 @@
-"""PUT of calendar data checked against the store's limits before Radicale parses it.
+"""PUT of calendar data checked against the store's limits before Radicale parses it; vCards
+kept as the client wrote them.
 
 RFC 4791 5.3.2.1 preconditions: a time outside C:min-date-time / C:max-date-time, a finite
 rule with more instances than C:max-instances (or too costly to walk), or a rule that can
 never yield an instance get 403 with the precondition element. Checking first also spares
 Radicale's own preparation (vobject walks every instance of a finite rule) on such bodies.
+
+The vCards of a PUT body (UTF-8) are handed to the storage as written (``put_vcards``):
+Radicale still parses and checks them, but the store keeps the client's bytes, because
+vobject's re-serialization loses data (a vCard 4 PHOTO data URI is cut at its comma).
 """
 
 from __future__ import annotations
@@ -17,8 +22,9 @@ from radicale.log import logger
 
 from bridge.core.limits import InvalidObject, LimitExceeded, check_dates
 from bridge.core.recurrence import check_rules
+from bridge.core.vcard import cards_by_uid, is_vcard
 from radicale_plugin.internals import PutPart, read_raw_body, rewind_body
-from radicale_plugin.storage import Storage
+from radicale_plugin.storage import Storage, put_vcards
 
 
 def limit_refusal(body: bytes, max_instances: int) -> tuple[str, str] | None:
@@ -57,4 +63,19 @@ class ApplicationPartLimitedPut(PutPart):
                 precondition, reason = refusal
                 logger.info("PUT %r refused (%s): %s", path, precondition, reason)
                 return self.webdav_error(client.FORBIDDEN, precondition, request_info)
+            reset = put_vcards.set(written_vcards(body))
+            try:
+                return super().do_PUT(environ, base_prefix, path, user, user_groups,
+                                      request_info)
+            finally:
+                put_vcards.reset(reset)
         return super().do_PUT(environ, base_prefix, path, user, user_groups, request_info)
+
+
+def written_vcards(body: bytes) -> dict[str, str] | None:
+    """UID -> text of the vCards of a UTF-8 body as written; None for anything else."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return None  # another charset: Radicale decodes it, its text is stored
+    return cards_by_uid(text) if is_vcard(text) else None
