@@ -69,13 +69,15 @@ def listeners(conn: Connection, collection_id: int) -> Listeners | None:
         if tx is not None else None
     if memo is not None and collection_id in memo:
         return memo[collection_id]
-    row = conn.execute(sa.select(collection.c.path, collection.c.workspace_id).where(
+    row = conn.execute(sa.select(collection.c.path, collection.c.workspace_id,
+                                 collection.c.tag).where(
         collection.c.id == collection_id)).first()
     found = None
     if row is not None:
         push = conn.execute(sa.select(push_subscription.c.id).where(
             push_subscription.c.collection_id == collection_id).limit(1)).first() is not None
-        hooks = row.workspace_id is not None and conn.execute(
+        # Webhooks speak of events and calendars; an address book's changes are pushed only.
+        hooks = row.workspace_id is not None and row.tag == "VCALENDAR" and conn.execute(
             sa.select(webhook_endpoint.c.id).where(
                 webhook_endpoint.c.workspace_id == row.workspace_id,
                 webhook_endpoint.c.enabled.is_(True)).limit(1)).first() is not None
