@@ -25,6 +25,7 @@ from radicale_plugin.app.push import ApplicationPartPush, dont_notify
 from radicale_plugin.app.put import ApplicationPartLimitedPut
 from radicale_plugin.app.report import ApplicationPartExpandReport
 from radicale_plugin.internals import Application, check_application
+from radicale_plugin.storage import SCHEDULE_REPLY
 from radicale_plugin.store_factory import throttle_from_radicale_config
 
 
@@ -57,6 +58,8 @@ class CalbridgeApplication(ApplicationPartPush, ApplicationPartExpandReport,
         refusal_reset = caldav_refusal.set(None)
         dont_notify_reset = PUSH_DONT_NOTIFY.set(dont_notify(
             environ.get("HTTP_PUSH_DONT_NOTIFY")))
+        reply_reset = SCHEDULE_REPLY.set(
+            environ.get("HTTP_SCHEDULE_REPLY", "T").strip().upper() != "F")
         try:
             if "HTTP_AUTHORIZATION" in environ:
                 keys = self._throttle.keys(environ.get("REMOTE_ADDR"), basic_username(environ))
@@ -71,6 +74,7 @@ class CalbridgeApplication(ApplicationPartPush, ApplicationPartExpandReport,
             current_policy.reset(reset)
             caldav_refusal.reset(refusal_reset)
             PUSH_DONT_NOTIFY.reset(dont_notify_reset)
+            SCHEDULE_REPLY.reset(reply_reset)
 
     def _answer_refusals(self, environ: types.WSGIEnviron, start_response: Callable[..., Any]
                          ) -> Iterable[bytes]:

@@ -1,0 +1,128 @@
+"""The scheduling engine both doors use (RFC 6638 implicit scheduling, RFC 6047 for the rest):
+the iTIP messages of a write are delivered in the write's own transaction.
+
+Decisions:
+* A recipient who is a user of this server (by e-mail address, case-insensitive) is
+  delivered to directly: an invitation lands in the calendar that already holds the event for
+  them, else in their default calendar (their first calendar; ``<user>/calendar`` made when they
+  have none); a cancellation marks or excludes it there; a reply updates the organizer's copy.
+  Anyone else gets iMIP mail from the outbox.
+* ``locks(messages)`` names the calendars a delivery may write, so the caller takes every lock
+  at the start of its transaction (sorted, as the engine does): two users answering each other
+  at once never deadlock on PostgreSQL.
+* A delivery never schedules further: writing into another user's calendar is not that user's
+  action, so it sends nothing (no loops).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Sequence
+
+from bridge.core import scheduling
+from bridge.core.itip import ItipMessage
+from bridge.store.accounts import Accounts, User
+from bridge.store.outbox import Outbox
+from bridge.store.records import CollectionRecord
+from bridge.store.store import CalendarStore
+
+DEFAULT_CALENDAR = "calendar"
+_UNSAFE = re.compile(r"[^A-Za-z0-9@._-]")
+
+
+def href_for(uid: str) -> str:
+    return _UNSAFE.sub("_", uid)[:200] + ".ics"
+
+
+class Scheduler:
+    def __init__(self, store: CalendarStore) -> None:
+        self.store = store
+        self.accounts = Accounts(store)
+
+    def _local(self, address: str) -> User | None:
+        return self.accounts.get_user_by_email(address)
+
+    def _calendars(self, username: str) -> list[CollectionRecord]:
+        return [c for c in self.store.child_collections(username) if c.tag == "VCALENDAR"]
+
+    def _holding(self, username: str, uid: str) -> tuple[CollectionRecord, str] | None:
+        """The user's calendar that holds ``uid`` and its href there."""
+        for calendar in self._calendars(username):
+            href = self.store.uid_hrefs(calendar.id).get(uid)
+            if href is not None:
+                return calendar, href
+        return None
+
+    def locks(self, messages: Sequence[ItipMessage]) -> list[str]:
+        paths: set[str] = set()
+        for message in messages:
+            for recipient in message.recipients:
+                user = self._local(recipient)
+                if user is None:
+                    continue
+                calendars = self._calendars(user.username)
+                paths.update(c.path for c in calendars)
+                if not calendars:
+                    paths.add(f"{user.username}/{DEFAULT_CALENDAR}")
+        return sorted(paths)
+
+    def deliver(self, messages: Sequence[ItipMessage]) -> None:
+        """Deliver each message to each recipient; joins the caller's write transaction."""
+        outbox = Outbox(self.store)
+        for message in messages:
+            for recipient in message.recipients:
+                user = self._local(recipient)
+                one = dataclasses.replace(message, recipients=(recipient,))
+                if user is None:
+                    outbox.enqueue(one)
+                elif message.method == "REPLY":
+                    self._reply(user, one)
+                elif message.method == "CANCEL":
+                    self._cancel(user, one)
+                else:
+                    self._invite(user, one)
+
+    def _put(self, calendar: CollectionRecord, href: str, text: str) -> None:
+        self.store.put_object(calendar.id, href, self.store.prepare(text))
+
+    def _invite(self, user: User, message: ItipMessage) -> None:
+        held = self._holding(user.username, message.event_uid)
+        if held is None:
+            calendar, href, existing = self._default_calendar(user), \
+                href_for(message.event_uid), None
+        else:
+            calendar, href = held
+            existing = self.store.get_objects(calendar.id, [href])[0].text
+        self._put(calendar, href, scheduling.attendee_copy(message.calendar_text, existing,
+                                                           user.email))
+
+    def _cancel(self, user: User, message: ItipMessage) -> None:
+        held = self._holding(user.username, message.event_uid)
+        if held is None:
+            return  # never delivered, or already deleted by its attendee
+        calendar, href = held
+        existing = self.store.get_objects(calendar.id, [href])[0].text
+        self._put(calendar, href, scheduling.cancelled_copy(existing, message.calendar_text))
+
+    def _reply(self, organizer: User, message: ItipMessage) -> None:
+        held = self._holding(organizer.username, message.event_uid)
+        if held is None:
+            return
+        calendar, href = held
+        existing = self.store.get_objects(calendar.id, [href])[0].text
+        updated = scheduling.replied_copy(existing, message.calendar_text)
+        if updated is not None:
+            self._put(calendar, href, updated)
+
+    def _default_calendar(self, user: User) -> CollectionRecord:
+        calendars = self._calendars(user.username)
+        if calendars:
+            return min(calendars, key=lambda c: c.id)
+        self.store.create_collection(user.username)  # the principal, if CalDAV never made it
+        record, _, _ = self.store.create_collection(
+            f"{user.username}/{DEFAULT_CALENDAR}",
+            {"tag": "VCALENDAR", "D:displayname": "Calendar",
+             "C:supported-calendar-component-set": "VEVENT,VTODO"},
+            workspace_id=user.default_workspace_id)
+        return record

@@ -1,0 +1,241 @@
+"""RFC 6638 implicit scheduling on both doors, with three local users (alice, bob, carol), an
+external address (dave@example.org) and a real SMTP server: local attendees receive
+invitations in their calendars in the same transaction, external ones by iMIP mail once;
+answers update the organizer's copy."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import icalendar
+import pytest
+import requests
+
+from tests.api_helpers import Api, cli_json, make_token
+from tests.conftest import PASSWORD, Server, free_port, store_env
+from tests.test_mail import Mailbox, Smtp, parse, start_server
+
+EVENTS = "/api/access/calendar/events"
+DAVE = "dave@example.org"
+
+
+def event_text(uid: str, start: str = "20261210T090000Z", end: str = "20261210T100000Z",
+               attendees: tuple[str, ...] = ("bob@example.com", DAVE),
+               organizer: str = "alice@example.com", extra: str = "",
+               attendee_params: str = "") -> str:
+    lines = "".join(f"ATTENDEE;PARTSTAT=NEEDS-ACTION;RSVP=TRUE{attendee_params}:mailto:{a}\r\n"
+                    for a in attendees)
+    return ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//client//EN\r\nBEGIN:VEVENT\r\n"
+            f"UID:{uid}\r\nDTSTAMP:20260101T000000Z\r\nDTSTART:{start}\r\nDTEND:{end}\r\n"
+            f"SUMMARY:Planning {uid}\r\nORGANIZER:mailto:{organizer}\r\n{lines}{extra}"
+            "BEGIN:VALARM\r\nACTION:DISPLAY\r\nDESCRIPTION:x\r\nTRIGGER:-PT5M\r\nEND:VALARM\r\n"
+            "END:VEVENT\r\nEND:VCALENDAR\r\n")
+
+
+@dataclass
+class Env:
+    server: Server
+    smtp: Smtp
+
+    def url(self, user: str, calendar: str = "work") -> str:
+        return f"{self.server.url}/{user}/{calendar}/"
+
+    def put(self, user: str, uid: str, text: str, calendar: str = "work",
+            headers: dict[str, str] | None = None) -> None:
+        answer = requests.put(f"{self.url(user, calendar)}{uid}.ics", data=text.encode(),
+                              auth=(user, PASSWORD), timeout=30, headers=headers or {})
+        assert answer.status_code in (201, 204), answer.text
+
+    def copies(self, user: str, uid: str) -> list[icalendar.Calendar]:
+        """``uid`` in every calendar of ``user``, as calendar data."""
+        body = ('<?xml version="1.0"?><C:calendar-query xmlns:D="DAV:" '
+                'xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop><C:calendar-data/></D:prop>'
+                '<C:filter><C:comp-filter name="VCALENDAR"><C:comp-filter name="VEVENT">'
+                f'<C:prop-filter name="UID"><C:text-match collation="i;octet">{uid}'
+                '</C:text-match></C:prop-filter></C:comp-filter></C:comp-filter></C:filter>'
+                '</C:calendar-query>')
+        found = []
+        listing = requests.request("PROPFIND", f"{self.server.url}/{user}/",
+                                   auth=(user, PASSWORD), headers={"Depth": "1"}, timeout=30)
+        import xml.etree.ElementTree as ET
+
+        for href in ET.fromstring(listing.content).iter("{DAV:}href"):
+            path = href.text or ""
+            if path.rstrip("/") == f"/{user}":
+                continue
+            answer = requests.request("REPORT", self.server.url + path, data=body,
+                                      auth=(user, PASSWORD), headers={"Depth": "1"},
+                                      timeout=30)
+            if answer.status_code != 207:
+                continue
+            for data in ET.fromstring(answer.content).iter(
+                    "{urn:ietf:params:xml:ns:caldav}calendar-data"):
+                found.append(icalendar.Calendar.from_ical(data.text or ""))
+        return found
+
+    def mails(self, count: int) -> list[tuple[str, icalendar.Calendar]]:
+        delivered = self.smtp.mailbox.wait_for(count, timeout=20)
+        time.sleep(0.8)  # two more sending rounds: nothing else comes
+        taken = self.smtp.mailbox.take()
+        assert len(taken) == len(delivered) == count, [r for r, _ in taken]
+        return [(rcpts[0], parse(raw)[1]) for rcpts, raw in taken]
+
+
+def partstat(calendar: icalendar.Calendar, who: str) -> str:
+    event = next(e for e in calendar.walk("VEVENT") if "RECURRENCE-ID" not in e)
+    values = event.get("ATTENDEE")
+    for value in values if isinstance(values, list) else [values]:
+        if str(value).lower() == f"mailto:{who}":
+            return str(value.params.get("PARTSTAT"))
+    raise AssertionError(f"{who} is no attendee")
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest,
+        backend: str) -> Iterator[Env]:
+    smtp = Smtp(free_port(), Mailbox())
+    smtp.start()
+    server = start_server(tmp_path_factory.mktemp("scheduling"), smtp.port,
+                          store_env(request, backend))
+    for user in ("alice", "bob", "carol"):
+        server.add_user(user)
+        assert requests.request("MKCALENDAR", f"{server.url}/{user}/work/",
+                                auth=(user, PASSWORD), timeout=30).status_code == 201
+    yield Env(server, smtp)
+    server.stop()
+    smtp.stop()
+
+
+@pytest.fixture
+def uid(env: Env) -> str:
+    env.smtp.mailbox.take()
+    return uuid.uuid4().hex
+
+
+def test_an_organizers_caldav_put_invites_the_local_attendee_in_place_and_mails_the_other(
+        env: Env, uid: str) -> None:
+    env.put("alice", uid, event_text(uid))
+    [(recipient, mail)] = env.mails(1)
+    assert (recipient, str(mail["METHOD"])) == (DAVE, "REQUEST")
+    [copy] = env.copies("bob", uid)
+    assert "METHOD" not in copy and partstat(copy, "bob@example.com") == "NEEDS-ACTION"
+    assert [str(e["SUMMARY"]) for e in copy.walk("VEVENT")] == [f"Planning {uid}"]
+    assert copy.walk("VALARM") == []  # the organizer's reminders stay the organizer's
+    assert env.copies("carol", uid) == []
+
+
+def test_the_local_attendees_answer_over_caldav_updates_the_organizers_copy(
+        env: Env, uid: str) -> None:
+    env.put("alice", uid, event_text(uid))
+    env.mails(1)
+    [copy] = env.copies("bob", uid)
+    text = copy.to_ical().decode().replace(
+        "PARTSTAT=NEEDS-ACTION;RSVP=TRUE:mailto:bob@example.com",
+        "PARTSTAT=ACCEPTED;RSVP=TRUE:mailto:bob@example.com")
+    assert "PARTSTAT=ACCEPTED" in text
+    href = f"{env.url('bob', 'work')}{uid}.ics"
+    answer = requests.put(href, data=text.encode(), auth=("bob", PASSWORD), timeout=30)
+    assert answer.status_code == 204, answer.text
+    [organizers] = env.copies("alice", uid)
+    event = organizers.walk("VEVENT")[0]
+    bob = next(a for a in event["ATTENDEE"] if str(a).lower() == "mailto:bob@example.com")
+    assert (bob.params["PARTSTAT"], bob.params["SCHEDULE-STATUS"]) == ("ACCEPTED", "2.0")
+    assert len(organizers.walk("VALARM")) == 1  # the organizer's own alarm is kept
+    assert env.smtp.mailbox.wait_for(1, timeout=1.5) == []  # the organizer is local: no mail
+
+
+def test_moving_the_event_updates_both_and_resets_the_answer(env: Env, uid: str) -> None:
+    env.put("alice", uid, event_text(uid))
+    env.mails(1)
+    [copy] = env.copies("bob", uid)
+    accepted = copy.to_ical().decode().replace("PARTSTAT=NEEDS-ACTION;RSVP=TRUE:mailto:bob",
+                                               "PARTSTAT=ACCEPTED;RSVP=TRUE:mailto:bob")
+    env.put("bob", uid, accepted)
+    env.put("alice", uid, event_text(uid, "20261211T090000Z", "20261211T100000Z",
+                                     extra="SEQUENCE:1\r\n"))
+    [(recipient, mail)] = env.mails(1)
+    assert (recipient, str(mail["METHOD"])) == (DAVE, "REQUEST")
+    [moved] = env.copies("bob", uid)
+    assert moved.walk("VEVENT")[0]["DTSTART"].to_ical() == b"20261211T090000Z"
+    assert partstat(moved, "bob@example.com") == "NEEDS-ACTION"
+
+
+def test_removing_an_attendee_and_deleting_send_cancels(env: Env, uid: str) -> None:
+    env.put("alice", uid, event_text(uid, attendees=("bob@example.com", "carol@example.com",
+                                                     DAVE)))
+    env.mails(1)
+    assert len(env.copies("carol", uid)) == 1
+    env.put("alice", uid, event_text(uid, attendees=("bob@example.com", DAVE)))
+    assert env.smtp.mailbox.wait_for(1, timeout=1.5) == []
+    [carols] = env.copies("carol", uid)
+    assert str(carols.walk("VEVENT")[0]["STATUS"]) == "CANCELLED"
+    assert requests.delete(f"{env.url('alice')}{uid}.ics", auth=("alice", PASSWORD),
+                           timeout=30).status_code == 200
+    [(recipient, mail)] = env.mails(1)
+    assert (recipient, str(mail["METHOD"])) == (DAVE, "CANCEL")
+    [bobs] = env.copies("bob", uid)
+    assert str(bobs.walk("VEVENT")[0]["STATUS"]) == "CANCELLED"
+
+
+def test_cancelling_one_instance_excludes_it_from_the_attendees_copy(env: Env,
+                                                                     uid: str) -> None:
+    series = event_text(uid, extra="RRULE:FREQ=DAILY;COUNT=5\r\n")
+    env.put("alice", uid, series)
+    env.mails(1)
+    env.put("alice", uid, series.replace("RRULE:FREQ=DAILY;COUNT=5\r\n",
+                                         "RRULE:FREQ=DAILY;COUNT=5\r\nEXDATE:20261212T090000Z"
+                                         "\r\n"))
+    [(recipient, mail)] = env.mails(1)
+    assert (recipient, str(mail["METHOD"])) == (DAVE, "REQUEST")  # the recurrence changed
+    [bobs] = env.copies("bob", uid)
+    assert b"20261212T090000Z" in bobs.walk("VEVENT")[0]["EXDATE"].to_ical()
+
+
+def test_schedule_agent_client_and_foreign_organizers_send_nothing(env: Env, uid: str) -> None:
+    env.put("alice", uid, event_text(uid, attendee_params=";SCHEDULE-AGENT=CLIENT"))
+    other = uuid.uuid4().hex
+    env.put("alice", other, event_text(other, organizer="erin@example.net",
+                                       attendees=("alice@example.com", "bob@example.com")))
+    assert env.smtp.mailbox.wait_for(1, timeout=2) == []
+    assert env.copies("bob", uid) == [] and env.copies("bob", other) == []
+
+
+def test_an_attendee_deleting_their_copy_declines_unless_schedule_reply_is_false(
+        env: Env, uid: str) -> None:
+    kept = uuid.uuid4().hex
+    env.put("alice", uid, event_text(uid, attendees=("bob@example.com",)))
+    env.put("alice", kept, event_text(kept, attendees=("bob@example.com",)))
+    for name, headers in ((uid, {}), (kept, {"Schedule-Reply": "F"})):
+        href = f"{env.url('bob', 'work')}{name}.ics"
+        assert requests.delete(href, auth=("bob", PASSWORD), headers=headers,
+                               timeout=30).status_code == 200
+    assert partstat(env.copies("alice", uid)[0], "bob@example.com") == "DECLINED"
+    assert partstat(env.copies("alice", kept)[0], "bob@example.com") == "NEEDS-ACTION"
+
+
+def test_the_rest_door_schedules_through_the_same_engine(env: Env) -> None:
+    env.smtp.mailbox.take()
+    ws = cli_json(env.server, "workspace", "create", f"S {uuid.uuid4().hex[:6]}", "--owner",
+                  "alice")["uuid"]
+    cli_json(env.server, "workspace", "add-member", ws, "bob")
+    alice = Api(env.server, ws, make_token(env.server, "alice", ws, "calendars:admin"))
+    bob = Api(env.server, ws, make_token(env.server, "bob", ws, "calendars:write"))
+    calendar = alice.post("/calendars", json={"name": "Team"}).json()
+    created = alice.post(EVENTS, json={
+        "calendarId": calendar["id"], "summary": "Review", "from": "2026-12-14T09:00:00Z",
+        "to": "2026-12-14T10:00:00Z", "attendees": ["bob@example.com", DAVE]})
+    assert created.status_code == 201, created.text
+    event = created.json()["event"]
+    [(recipient, mail)] = env.mails(1)
+    assert (recipient, str(mail["METHOD"])) == (DAVE, "REQUEST")
+    [copy] = env.copies("bob", event["iCalUID"])
+    assert partstat(copy, "bob@example.com") == "NEEDS-ACTION"
+
+    answered = bob.post(f"{EVENTS}/{event['id']}/respond", json={"status": "accepted"})
+    assert answered.status_code == 200, answered.text
+    [organizers] = env.copies("alice", event["iCalUID"])
+    assert partstat(organizers, "bob@example.com") == "ACCEPTED"
+    assert env.smtp.mailbox.wait_for(1, timeout=1.5) == []
