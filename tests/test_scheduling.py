@@ -239,3 +239,70 @@ def test_the_rest_door_schedules_through_the_same_engine(env: Env) -> None:
     [organizers] = env.copies("alice", event["iCalUID"])
     assert partstat(organizers, "bob@example.com") == "ACCEPTED"
     assert env.smtp.mailbox.wait_for(1, timeout=1.5) == []
+
+
+def freebusy_request(asker: str, attendees: tuple[str, ...], start: str, end: str) -> bytes:
+    lines = "".join(f"ATTENDEE:mailto:{a}\r\n" for a in attendees)
+    return ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//client//EN\r\nMETHOD:REQUEST\r\n"
+            f"BEGIN:VFREEBUSY\r\nUID:fb-{uuid.uuid4().hex}\r\nDTSTAMP:20260101T000000Z\r\n"
+            f"DTSTART:{start}\r\nDTEND:{end}\r\nORGANIZER:mailto:{asker}@example.com\r\n"
+            f"{lines}END:VFREEBUSY\r\nEND:VCALENDAR\r\n").encode()
+
+
+def test_the_principal_offers_scheduling_to_clients(env: Env) -> None:
+    import caldav
+
+    options = requests.options(env.url("alice"), auth=("alice", PASSWORD), timeout=30)
+    assert "calendar-auto-schedule" in [c.strip() for c in options.headers["DAV"].split(",")]
+    client = caldav.DAVClient(url=env.server.url + "/", username="alice", password=PASSWORD)
+    principal = client.principal()
+    assert "mailto:alice@example.com" in principal.calendar_user_address_set()
+    assert str(principal.schedule_outbox().url) == f"{env.server.url}/alice/outbox/"
+    body = ('<?xml version="1.0"?><D:propfind xmlns:D="DAV:" '
+            'xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop><C:schedule-default-calendar-URL/>'
+            '</D:prop></D:propfind>')
+    answer = requests.request("PROPFIND", f"{env.server.url}/alice/", data=body,
+                              auth=("alice", PASSWORD), headers={"Depth": "0"}, timeout=30)
+    assert "<href>/alice/work/</href>" in answer.text.replace("D:", "")
+
+
+def test_free_busy_through_the_outbox_answers_for_local_users_recurring_included(
+        env: Env, uid: str) -> None:
+    env.put("carol", uid, event_text(uid, "20270104T090000Z", "20270104T100000Z", attendees=(),
+                                     organizer="carol@example.com",
+                                     extra="RRULE:FREQ=DAILY;COUNT=3\r\n"))
+    ws = cli_json(env.server, "workspace", "create", f"F {uuid.uuid4().hex[:6]}", "--owner",
+                  "alice")["uuid"]
+    cli_json(env.server, "workspace", "add-member", ws, "carol")
+    answer = requests.post(f"{env.server.url}/alice/outbox/", auth=("alice", PASSWORD),
+                           data=freebusy_request("alice", ("carol@example.com", "bob@example.com",
+                                                           DAVE),
+                                                 "20270103T000000Z", "20270110T000000Z"),
+                           headers={"Content-Type": "text/calendar"}, timeout=30)
+    assert answer.status_code == 200, answer.text
+    import xml.etree.ElementTree as ET
+
+    c = "{urn:ietf:params:xml:ns:caldav}"
+    results = {}
+    for response in ET.fromstring(answer.content).iter(f"{c}response"):
+        who = response.findtext(f"{c}recipient/{{DAV:}}href")
+        data = response.findtext(f"{c}calendar-data")
+        periods = []
+        if data:
+            busy = icalendar.Calendar.from_ical(data).walk("VFREEBUSY")[0]
+            values = busy.get("FREEBUSY")
+            for value in values if isinstance(values, list) else [values]:
+                begin, until = value.dt  # one period per FREEBUSY line
+                periods.append((begin.strftime("%d %H"), until.strftime("%d %H")))
+        results[who] = (response.findtext(f"{c}request-status"), periods)
+    assert results == {
+        "mailto:carol@example.com": ("2.0;Success", [("04 09", "04 10"), ("05 09", "05 10"),
+                                                     ("06 09", "06 10")]),
+        "mailto:bob@example.com": ("3.7;Invalid calendar user", []),  # no shared workspace
+        f"mailto:{DAVE}": ("3.7;Invalid calendar user", []),
+    }
+    other = requests.post(f"{env.server.url}/bob/outbox/", auth=("alice", PASSWORD),
+                          data=freebusy_request("alice", ("carol@example.com",),
+                                                "20270103T000000Z", "20270110T000000Z"),
+                          timeout=30)
+    assert other.status_code == 405  # only one's own outbox takes requests

@@ -43,12 +43,12 @@ class Scheduler:
     def _local(self, address: str) -> User | None:
         return self.accounts.get_user_by_email(address)
 
-    def _calendars(self, username: str) -> list[CollectionRecord]:
+    def calendars_of(self, username: str) -> list[CollectionRecord]:
         return [c for c in self.store.child_collections(username) if c.tag == "VCALENDAR"]
 
     def _holding(self, username: str, uid: str) -> tuple[CollectionRecord, str] | None:
         """The user's calendar that holds ``uid`` and its href there."""
-        for calendar in self._calendars(username):
+        for calendar in self.calendars_of(username):
             href = self.store.uid_hrefs(calendar.id).get(uid)
             if href is not None:
                 return calendar, href
@@ -61,7 +61,7 @@ class Scheduler:
                 user = self._local(recipient)
                 if user is None:
                     continue
-                calendars = self._calendars(user.username)
+                calendars = self.calendars_of(user.username)
                 paths.update(c.path for c in calendars)
                 if not calendars:
                     paths.add(f"{user.username}/{DEFAULT_CALENDAR}")
@@ -115,10 +115,15 @@ class Scheduler:
         if updated is not None:
             self._put(calendar, href, updated)
 
+    def default_calendar_of(self, username: str) -> CollectionRecord | None:
+        """Where invitations land: the user's first calendar (None: they have none yet)."""
+        calendars = self.calendars_of(username)
+        return min(calendars, key=lambda c: c.id) if calendars else None
+
     def _default_calendar(self, user: User) -> CollectionRecord:
-        calendars = self._calendars(user.username)
-        if calendars:
-            return min(calendars, key=lambda c: c.id)
+        found = self.default_calendar_of(user.username)
+        if found is not None:
+            return found
         self.store.create_collection(user.username)  # the principal, if CalDAV never made it
         record, _, _ = self.store.create_collection(
             f"{user.username}/{DEFAULT_CALENDAR}",

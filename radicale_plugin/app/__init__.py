@@ -14,6 +14,7 @@ from radicale import config as radicale_config
 from radicale import types
 
 from bridge.notify.service import PushService
+from bridge.service.scheduling import Scheduler
 from bridge.store.access import caldav_refusal, current_policy
 from bridge.store.notify import PUSH_DONT_NOTIFY
 from radicale_plugin.app.delete import ApplicationPartGuardedDelete
@@ -24,9 +25,13 @@ from radicale_plugin.app.props import ApplicationPartPropertyLimits
 from radicale_plugin.app.push import ApplicationPartPush, dont_notify
 from radicale_plugin.app.put import ApplicationPartLimitedPut
 from radicale_plugin.app.report import ApplicationPartExpandReport
+from radicale_plugin.app.schedule import ApplicationPartScheduling
 from radicale_plugin.internals import Application, check_application
 from radicale_plugin.storage import SCHEDULE_REPLY
-from radicale_plugin.store_factory import throttle_from_radicale_config
+from radicale_plugin.store_factory import (
+    store_from_radicale_config,
+    throttle_from_radicale_config,
+)
 
 
 def basic_username(environ: types.WSGIEnviron) -> str | None:
@@ -40,7 +45,8 @@ def basic_username(environ: types.WSGIEnviron) -> str | None:
     return decoded.partition(":")[0]
 
 
-class CalbridgeApplication(ApplicationPartPush, ApplicationPartExpandReport,
+class CalbridgeApplication(ApplicationPartScheduling, ApplicationPartPush,
+                           ApplicationPartExpandReport,
                            ApplicationPartListingPropfind, ApplicationPartCollectionGet,
                            ApplicationPartGuardedDelete, ApplicationPartPropertyLimits,
                            ApplicationPartLimitedPut, Application):
@@ -50,6 +56,8 @@ class CalbridgeApplication(ApplicationPartPush, ApplicationPartExpandReport,
         check_application(self)  # a Radicale outside the supported range fails here, named
         self._throttle = throttle_from_radicale_config(configuration)
         self.pushes = pushes
+        self.calendar_store = store_from_radicale_config(configuration)
+        self.scheduler = Scheduler(self.calendar_store)
 
     def __call__(self, environ: types.WSGIEnviron, start_response: Callable[..., Any]
                  ) -> Iterable[bytes]:

@@ -1,0 +1,155 @@
+"""RFC 6638 on the CalDAV door beyond implicit scheduling (which the storage does on every
+PUT and DELETE): the principal's scheduling properties and free/busy through the outbox.
+
+Decisions:
+- ``calendar-user-address-set`` names the user's ``mailto:`` address beside Radicale's
+  principal URL (clients tell "me" among the attendees by it); ``schedule-outbox-URL`` is
+  ``/<user>/outbox/``, which takes only free/busy POSTs; ``schedule-default-calendar-URL`` is
+  the calendar invitations land in (the user's first calendar).
+- No schedule inbox: invitations are processed into the attendee's calendar at once (RFC 6638
+  allows automatic processing), so there is nothing for a client to act on; the property is
+  not offered.
+- Free/busy (RFC 6638 5.1): a VFREEBUSY REQUEST POSTed to one's own outbox is answered for
+  each ATTENDEE that is a user of this server sharing a workspace with the asker (3.7 for
+  anyone else: no leak across workspaces), from the occurrence index of all their calendars,
+  within ``[limits] max_freebusy_days``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import xml.etree.ElementTree as ET
+
+import icalendar
+from radicale import types
+
+from bridge.core.availability import merge
+from bridge.core.codec import PRODID
+from bridge.core.itip import mail
+from bridge.core.limits import LimitExceeded
+from bridge.core.times import as_utc, time_value
+from bridge.occurrences import Budget
+from bridge.service.listing import busy_and_free
+from bridge.service.scheduling import Scheduler
+from bridge.store.accounts import Accounts, User
+from bridge.store.store import CalendarStore
+from radicale_plugin.app.multistatus import MultistatusWriter, move_found
+from radicale_plugin.internals import PostPart, PropfindPart, read_raw_body, rewind_body
+
+_D = "{DAV:}"
+_C = "{urn:ietf:params:xml:ns:caldav}"
+OUTBOX = "outbox"
+SCHEDULING_PROPS = (f"{_C}calendar-user-address-set", f"{_C}schedule-outbox-URL",
+                    f"{_C}schedule-default-calendar-URL")
+MAX_REQUEST_BYTES = 256 * 1024
+
+
+def _href(text: str) -> ET.Element:
+    element = ET.Element(f"{_D}href")
+    element.text = text
+    return element
+
+
+class ApplicationPartScheduling(PropfindPart, PostPart):
+    calendar_store: CalendarStore
+    scheduler: Scheduler
+    def do_PROPFIND(self, environ: types.WSGIEnviron, base_prefix: str, path: str, user: str,
+                    user_groups: set, request_info: dict) -> types.WSGIResponse:
+        body = read_raw_body(self, environ)
+        rewind_body(environ, body)
+        answer = super().do_PROPFIND(environ, base_prefix, path, user, user_groups,
+                                     request_info)
+        status, headers, content, logged = answer
+        if not user or path.strip("/") != user or status != 207 or \
+                not isinstance(content, bytes) or not any(
+                    p.rsplit("}", 1)[1].encode() in body for p in SCHEDULING_PROPS):
+            return answer
+        account = Accounts(self.calendar_store).get_user(user)
+        if account is None:
+            return answer
+        root = ET.fromstring(content)
+        for response in root.findall(f"{_D}response"):
+            self._principal_props(response, base_prefix, account)
+        writer = MultistatusWriter(self.encoding)
+        for response in root:
+            writer.element(response)
+        return status, headers, writer.to_bytes(), logged
+
+    def _principal_props(self, response: ET.Element, base_prefix: str, account: User) -> None:
+        for element in response.iter(f"{_C}calendar-user-address-set"):
+            element.append(_href(f"mailto:{account.email}"))
+        values = {f"{_C}schedule-outbox-URL": ET.Element(f"{_C}schedule-outbox-URL")}
+        values[f"{_C}schedule-outbox-URL"].append(
+            _href(f"{base_prefix}/{account.username}/{OUTBOX}/"))
+        default = self.scheduler.default_calendar_of(account.username)
+        if default is not None:
+            element = ET.Element(f"{_C}schedule-default-calendar-URL")
+            element.append(_href(f"{base_prefix}/{default.path}/"))
+            values[element.tag] = element
+        move_found(response, values)
+
+    def do_POST(self, environ: types.WSGIEnviron, base_prefix: str, path: str, user: str,
+                user_groups: set, request_info: dict) -> types.WSGIResponse:
+        if not user or path.strip("/") != f"{user}/{OUTBOX}":
+            return super().do_POST(environ, base_prefix, path, user, user_groups, request_info)
+        body = read_raw_body(self, environ)
+        if len(body) > MAX_REQUEST_BYTES:
+            return 413, {"Content-Type": "text/plain"}, "Request too large.\n", None
+        try:
+            request = icalendar.Calendar.from_ical(body.decode("utf-8"))
+            query = request.walk("VFREEBUSY")[0]
+            start, end = as_utc(time_value(query, "DTSTART")), as_utc(time_value(query, "DTEND"))
+            recipients = query.get("ATTENDEE")
+        except (ValueError, IndexError, KeyError, UnicodeDecodeError):
+            return self.webdav_error(400, "C:valid-calendar-data", request_info)
+        if str(request.get("METHOD", "")).upper() != "REQUEST" or not recipients:
+            return self.webdav_error(400, "C:valid-scheduling-message", request_info)
+        days = int(self.calendar_store.limits.max_freebusy_days)
+        if not start < end or end - start > dt.timedelta(days=days):
+            return self.webdav_error(403, "C:max-date-time", request_info)
+        asker = Accounts(self.calendar_store).get_user(user)
+        assert asker is not None
+        root = ET.Element(f"{_C}schedule-response")
+        for recipient in recipients if isinstance(recipients, list) else [recipients]:
+            root.append(self._freebusy(asker, mail(recipient), query, start, end))
+        return 200, {"Content-Type": "application/xml; charset=utf-8"}, \
+            self.xml_answer(root, request_info), None
+
+    def _freebusy(self, asker: User, address: str, query: icalendar.cal.Component,
+                  start: dt.datetime, end: dt.datetime) -> ET.Element:
+        response = ET.Element(f"{_C}response")
+        recipient = ET.SubElement(response, f"{_C}recipient")
+        recipient.append(_href(f"mailto:{address}"))
+        accounts = Accounts(self.calendar_store)
+        user = accounts.get_user_by_email(address)
+        if user is None or not set(accounts.memberships(user.id)) & \
+                set(accounts.memberships(asker.id)) and user.id != asker.id:
+            ET.SubElement(response, f"{_C}request-status").text = "3.7;Invalid calendar user"
+            return response
+        store = self.calendar_store
+        budget = Budget(store.limits.max_instances_per_request)
+        busy = []
+        try:
+            for calendar in self.scheduler.calendars_of(user.username):
+                busy += busy_and_free(store, calendar, start, end, budget)[0]
+        except LimitExceeded:
+            ET.SubElement(response, f"{_C}request-status").text = "5.3;No scheduling support"
+            return response
+        ET.SubElement(response, f"{_C}request-status").text = "2.0;Success"
+        reply = icalendar.Calendar()
+        reply.add("VERSION", "2.0")
+        reply.add("PRODID", PRODID)
+        reply.add("METHOD", "REPLY")
+        answer = icalendar.FreeBusy()
+        answer.add("UID", str(query.get("UID", "")) or f"freebusy-{user.username}")
+        answer.add("DTSTAMP", dt.datetime.now(dt.UTC))
+        answer.add("DTSTART", start)
+        answer.add("DTEND", end)
+        if "ORGANIZER" in query:
+            answer.add("ORGANIZER", query["ORGANIZER"])
+        answer.add("ATTENDEE", f"mailto:{user.email}")
+        for period in merge(busy):
+            answer.add("FREEBUSY", [period], parameters={"FBTYPE": "BUSY"})
+        reply.add_component(answer)
+        ET.SubElement(response, f"{_C}calendar-data").text = reply.to_ical().decode("utf-8")
+        return response
