@@ -306,3 +306,43 @@ def test_free_busy_through_the_outbox_answers_for_local_users_recurring_included
                                                 "20270103T000000Z", "20270110T000000Z"),
                           timeout=30)
     assert other.status_code == 405  # only one's own outbox takes requests
+
+
+def reply_mail(sender: str, attendee: str, uid: str, partstat: str) -> str:
+    from email.message import EmailMessage
+
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = "alice@example.com"
+    message["Subject"] = "Accepted: Planning"
+    message.set_content(f"{attendee} has accepted.")
+    message.add_attachment(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//mail client//EN\r\nMETHOD:REPLY\r\n"
+        f"BEGIN:VEVENT\r\nUID:{uid}\r\nDTSTAMP:20260102T000000Z\r\n"
+        "DTSTART:20261210T090000Z\r\nORGANIZER:mailto:alice@example.com\r\n"
+        f"ATTENDEE;PARTSTAT={partstat}:mailto:{attendee}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n",
+        subtype="calendar", params={"method": "REPLY"})
+    return message.as_string()
+
+
+def test_an_external_reply_by_mail_is_ingested_into_the_organizers_copy(env: Env,
+                                                                       uid: str) -> None:
+    env.put("alice", uid, event_text(uid))
+    env.mails(1)
+    refused = [
+        (reply_mail("mallory@example.net", DAVE, uid, "DECLINED"),
+         "ignored: the reply must name exactly one attendee: its sender"),
+        (reply_mail("erin@example.net", "erin@example.net", uid, "ACCEPTED"),
+         "ignored: erin@example.net is not an attendee of that event"),
+        (reply_mail(DAVE, DAVE, "no-such-uid", "ACCEPTED"),
+         "ignored: no event of a user of this server has that UID and organizer"),
+    ]
+    for raw, said in refused:
+        result = env.server.cli("mail", "ingest", stdin=raw)
+        assert (result.returncode, result.stdout.strip()) == (0, said), result.stderr
+    assert partstat(env.copies("alice", uid)[0], DAVE) == "NEEDS-ACTION"
+    accepted = env.server.cli("mail", "ingest", stdin=reply_mail(f"Dave <{DAVE}>", DAVE, uid,
+                                                                 "ACCEPTED"))
+    assert (accepted.returncode, accepted.stdout.strip()) == (
+        0, f"applied: {DAVE} answered 'Planning {uid}'")
+    assert partstat(env.copies("alice", uid)[0], DAVE) == "ACCEPTED"

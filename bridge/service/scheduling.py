@@ -17,11 +17,16 @@ Decisions:
 from __future__ import annotations
 
 import dataclasses
+import email
+import email.policy
+import email.utils
 import re
 from collections.abc import Sequence
 
+import icalendar
+
 from bridge.core import scheduling
-from bridge.core.itip import ItipMessage
+from bridge.core.itip import ItipMessage, attendees, mail, master
 from bridge.store.accounts import Accounts, User
 from bridge.store.outbox import Outbox
 from bridge.store.records import CollectionRecord
@@ -120,6 +125,37 @@ class Scheduler:
         calendars = self.calendars_of(username)
         return min(calendars, key=lambda c: c.id) if calendars else None
 
+    def apply_reply(self, reply_text: str, sender: str) -> str:
+        """Record an attendee's iMIP REPLY (sent back by their mail client) in the local
+        organizer's copy, if ``sender`` is the attendee who answers and an attendee of that
+        event. Returns what was done; ReplyRefused says why nothing was."""
+        try:
+            reply = icalendar.Calendar.from_ical(reply_text)
+            answer = master(reply)
+        except (ValueError, IndexError) as exc:
+            raise ReplyRefused(f"not iCalendar data: {exc}") from exc
+        if str(reply.get("METHOD", "")).upper() != "REPLY":
+            raise ReplyRefused("not an iTIP REPLY")
+        who = [a.lower() for a in attendees(answer)]
+        if who != [sender.lower()]:
+            raise ReplyRefused("the reply must name exactly one attendee: its sender")
+        organizer = self._local(mail(answer.get("ORGANIZER", "")))
+        held = self._holding(organizer.username, str(answer.get("UID", ""))) \
+            if organizer is not None else None
+        if organizer is None or held is None:
+            raise ReplyRefused("no event of a user of this server has that UID and organizer")
+        calendar, href = held
+        with self.store.write(calendar.path):
+            existing = self.store.get_objects(calendar.id, [href])[0].text
+            event = master(icalendar.Calendar.from_ical(existing))
+            if sender.lower() not in {a.lower() for a in attendees(event)}:
+                raise ReplyRefused(f"{sender} is not an attendee of that event")
+            updated = scheduling.replied_copy(existing, reply_text)
+            if updated is not None:
+                self._put(calendar, href, updated)
+        return f"{sender} answered {str(event.get('SUMMARY', answer['UID']))!r}" + (
+            "" if updated is not None else " (already recorded)")
+
     def _default_calendar(self, user: User) -> CollectionRecord:
         found = self.default_calendar_of(user.username)
         if found is not None:
@@ -131,3 +167,24 @@ class Scheduler:
              "C:supported-calendar-component-set": "VEVENT,VTODO"},
             workspace_id=user.default_workspace_id)
         return record
+
+
+class ReplyRefused(ValueError):
+    """A reply that changes nothing, and why (not a REPLY, no such event, not an attendee)."""
+
+
+def calendar_parts(raw: bytes) -> list[str]:
+    """The iCalendar texts of an RFC 5322 message (text/calendar parts, .ics attachments)."""
+    message = email.message_from_bytes(raw, policy=email.policy.default)
+    found = []
+    for part in message.walk():
+        if part.get_content_type() in ("text/calendar", "application/ics"):
+            content = part.get_content()
+            found.append(content.decode("utf-8", "replace") if isinstance(content, bytes)
+                         else str(content))
+    return found
+
+
+def mail_sender(raw: bytes) -> str:
+    message = email.message_from_bytes(raw, policy=email.policy.default)
+    return email.utils.parseaddr(str(message.get("From", "")))[1].lower()
