@@ -28,7 +28,7 @@ from bridge.core.limits import MAX_DATE_TIME, MIN_DATE_TIME, LimitExceeded, cald
 from bridge.core.operations import CREATE, DELETE, missing_operations, operations_for_change
 from bridge.core.scheduling import implicit_messages
 from bridge.core.times import http_date
-from bridge.service.scheduling import Scheduler
+from bridge.service.scheduling import RsvpLinks, Scheduler
 from bridge.store.access import AccessPolicy, current_policy
 from bridge.store.store import (
     CalendarStore,
@@ -49,6 +49,8 @@ from radicale_plugin.store_factory import store_from_radicale_config
 PLUGIN_CONFIG_SCHEMA = {
     "storage": {
         "calbridge_database_url": {"value": "", "type": str},
+        # Where answer links in mailed invitations point (server.base_url).
+        "calbridge_base_url": {"value": "", "type": str},
     }
 }
 
@@ -275,7 +277,9 @@ class Storage(radicale_storage.BaseStorage):
         check_radicale()
         super().__init__(configuration)
         self.store = store_from_radicale_config(configuration)
-        self.scheduler = Scheduler(self.store)
+        base_url = str(configuration.get("storage", "calbridge_base_url"))
+        self.scheduler = Scheduler(self.store, RsvpLinks(self.store, base_url)
+                                   if base_url else None)
 
     def prepare_item(self, item: radicale_item.Item) -> PreparedObject:
         try:

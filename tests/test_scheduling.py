@@ -346,3 +346,31 @@ def test_an_external_reply_by_mail_is_ingested_into_the_organizers_copy(env: Env
     assert (accepted.returncode, accepted.stdout.strip()) == (
         0, f"applied: {DAVE} answered 'Planning {uid}'")
     assert partstat(env.copies("alice", uid)[0], DAVE) == "ACCEPTED"
+
+
+def test_the_rsvp_link_in_a_mailed_invitation_answers_for_that_attendee_only(
+        env: Env, uid: str) -> None:
+    import re
+
+    env.put("alice", uid, event_text(uid))
+    delivered = env.smtp.mailbox.wait_for(1)
+    env.smtp.mailbox.take()
+    assert [rcpts for rcpts, _ in delivered] == [[DAVE]]
+    text = parse(delivered[0][1])[2]
+    links = dict(re.findall(r"(Accepted|Tentative|Declined): (\S+)", text))
+    assert sorted(links) == ["Accepted", "Declined", "Tentative"]
+    accept = links["Accepted"]
+    assert accept.startswith(f"{env.server.url}/rsvp/") and accept.endswith("?answer=accepted")
+    shown = requests.get(accept, timeout=30)
+    assert shown.status_code == 200 and f"Planning {uid}" in shown.text
+    assert partstat(env.copies("alice", uid)[0], DAVE) == "NEEDS-ACTION"  # GET answers nothing
+    page = accept.split("?")[0]
+    forged = page[:-3] + ("AAA" if not page.endswith("AAA") else "BBB")
+    assert requests.post(forged, data={"answer": "declined"}, timeout=30).status_code == 404
+    done = requests.post(page, data={"answer": "accepted"}, timeout=30)
+    assert done.status_code == 200 and "answered" in done.text
+    assert partstat(env.copies("alice", uid)[0], DAVE) == "ACCEPTED"
+    env.put("alice", uid, event_text(uid, attendees=("bob@example.com",)))  # dave uninvited
+    env.mails(1)  # dave's CANCEL
+    gone = requests.post(page, data={"answer": "declined"}, timeout=30)
+    assert gone.status_code == 404 and "not an attendee" in gone.text

@@ -35,7 +35,7 @@ from bridge.core.times import as_utc
 from bridge.mapping import events as mapping
 from bridge.mapping.calendars import timezone_from_props
 from bridge.service.errors import InvalidInput, KeyReused, OutsideTimeframe, Refused
-from bridge.service.scheduling import Scheduler
+from bridge.service.scheduling import RsvpLinks, Scheduler
 from bridge.store.access import AccessPolicy
 from bridge.store.idempotency import IdempotencyKeys, StoredResponse
 from bridge.store.outbox import OutgoingMessage
@@ -158,9 +158,9 @@ def _invalid(exc: mapping.EventMappingError) -> InvalidInput:
 class EventService:
     """Event writes over one store; ``policy`` is the caller's (its timeframe, its email)."""
 
-    def __init__(self, store: CalendarStore) -> None:
+    def __init__(self, store: CalendarStore, links: RsvpLinks | None = None) -> None:
         self.store = store
-        self.scheduler = Scheduler(store)
+        self.scheduler = Scheduler(store, links)
 
     def prepare(self, text: str) -> tuple[icalendar.Calendar, PreparedObject]:
         """The one parse of a new text, and the store's index built from it."""

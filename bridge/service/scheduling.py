@@ -17,17 +17,23 @@ Decisions:
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import email
 import email.policy
 import email.utils
 import re
+import secrets
 from collections.abc import Sequence
 
 import icalendar
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from bridge.core import scheduling
+from bridge.core.codec import escape_text
 from bridge.core.itip import ItipMessage, attendees, mail, master
+from bridge.core.times import ical_utc
 from bridge.store.accounts import Accounts, User
+from bridge.store.notify import ServerSecrets
 from bridge.store.outbox import Outbox
 from bridge.store.records import CollectionRecord
 from bridge.store.store import CalendarStore
@@ -40,10 +46,60 @@ def href_for(uid: str) -> str:
     return _UNSAFE.sub("_", uid)[:200] + ".ics"
 
 
+class ReplyRefused(ValueError):
+    """A reply that changes nothing, and why (not a REPLY, no such event, not an attendee)."""
+
+
+ANSWERS = {"accepted": "ACCEPTED", "tentative": "TENTATIVE", "declined": "DECLINED"}
+RSVP_SECRET = "rsvp-key"
+RSVP_DAYS = 90
+
+
+@dataclasses.dataclass(frozen=True)
+class Rsvp:
+    """What a signed RSVP link stands for: one attendee of one organizer's event."""
+
+    uid: str
+    attendee: str
+    organizer: str
+    summary: str
+
+
+class RsvpLinks:
+    """Signed, expiring answer links for invitations mailed outside (itsdangerous): a link
+    names the event, the attendee and the organizer, and is good for ``RSVP_DAYS`` days; it
+    stops working when the attendee is no longer invited."""
+
+    def __init__(self, store: CalendarStore, base_url: str) -> None:
+        self.base_url = base_url.rstrip("/")
+        key = ServerSecrets(store).get_or_create(RSVP_SECRET, lambda: secrets.token_urlsafe(32))
+        self.signer = URLSafeTimedSerializer(key, salt="calbridge-rsvp")
+
+    def links(self, message: ItipMessage, attendee: str) -> str:
+        """The text to append to an invitation's readable part."""
+        event = master(icalendar.Calendar.from_ical(message.calendar_text))
+        token = self.signer.dumps([message.event_uid, attendee.lower(),
+                                   mail(event.get("ORGANIZER", "")).lower(),
+                                   str(event.get("SUMMARY", ""))[:200]])
+        return "\nAnswer without a calendar app:\n" + "".join(
+            f"  {word.title()}: {self.base_url}/rsvp/{token}?answer={word}\n"
+            for word in ANSWERS)
+
+    def read(self, token: str) -> Rsvp:
+        """The link's meaning; ReplyRefused when forged or expired."""
+        try:
+            uid, attendee, organizer, summary = self.signer.loads(
+                token, max_age=RSVP_DAYS * 86400)
+        except (BadSignature, ValueError, TypeError) as exc:
+            raise ReplyRefused("this answer link is not valid (or has expired)") from exc
+        return Rsvp(str(uid), str(attendee), str(organizer), str(summary))
+
+
 class Scheduler:
-    def __init__(self, store: CalendarStore) -> None:
+    def __init__(self, store: CalendarStore, links: RsvpLinks | None = None) -> None:
         self.store = store
         self.accounts = Accounts(store)
+        self.links = links
 
     def _local(self, address: str) -> User | None:
         return self.accounts.get_user_by_email(address)
@@ -80,6 +136,9 @@ class Scheduler:
                 user = self._local(recipient)
                 one = dataclasses.replace(message, recipients=(recipient,))
                 if user is None:
+                    if self.links is not None and message.method == "REQUEST":
+                        one = dataclasses.replace(one, body_text=one.body_text + self.links
+                                                  .links(message, recipient))
                     outbox.enqueue(one)
                 elif message.method == "REPLY":
                     self._reply(user, one)
@@ -156,6 +215,18 @@ class Scheduler:
         return f"{sender} answered {str(event.get('SUMMARY', answer['UID']))!r}" + (
             "" if updated is not None else " (already recorded)")
 
+    def answer(self, rsvp: Rsvp, answer: str) -> str:
+        """An RSVP link's answer, recorded as the attendee's REPLY."""
+        if answer not in ANSWERS:
+            raise ReplyRefused("the answer is accepted, tentative or declined")
+        reply = ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//calbridge//rsvp//EN\r\n"
+                 "METHOD:REPLY\r\nBEGIN:VEVENT\r\n"
+                 f"UID:{escape_text(rsvp.uid)}\r\nDTSTAMP:{ical_utc(dt.datetime.now(dt.UTC))}\r\n"
+                 f"ORGANIZER:mailto:{rsvp.organizer}\r\n"
+                 f"ATTENDEE;PARTSTAT={ANSWERS[answer]}:mailto:{rsvp.attendee}\r\n"
+                 "END:VEVENT\r\nEND:VCALENDAR\r\n")
+        return self.apply_reply(reply, rsvp.attendee)
+
     def _default_calendar(self, user: User) -> CollectionRecord:
         found = self.default_calendar_of(user.username)
         if found is not None:
@@ -167,10 +238,6 @@ class Scheduler:
              "C:supported-calendar-component-set": "VEVENT,VTODO"},
             workspace_id=user.default_workspace_id)
         return record
-
-
-class ReplyRefused(ValueError):
-    """A reply that changes nothing, and why (not a REPLY, no such event, not an attendee)."""
 
 
 def calendar_parts(raw: bytes) -> list[str]:
