@@ -374,3 +374,35 @@ def test_the_rsvp_link_in_a_mailed_invitation_answers_for_that_attendee_only(
     env.mails(1)  # dave's CANCEL
     gone = requests.post(page, data={"answer": "declined"}, timeout=30)
     assert gone.status_code == 404 and "not an attendee" in gone.text
+
+
+def test_schedule_tags_change_with_the_organizers_data_not_with_answers(env: Env,
+                                                                        uid: str) -> None:
+    env.put("alice", uid, event_text(uid, attendees=("bob@example.com",)))
+    href = f"{env.url('alice')}{uid}.ics"
+    first = requests.get(href, auth=("alice", PASSWORD), timeout=30)
+    tag = first.headers["Schedule-Tag"]
+    [copy] = env.copies("bob", uid)
+    env.put("bob", uid, copy.to_ical().decode().replace(
+        "PARTSTAT=NEEDS-ACTION;RSVP=TRUE:mailto:bob", "PARTSTAT=ACCEPTED;RSVP=TRUE:mailto:bob"))
+    answered = requests.get(href, auth=("alice", PASSWORD), timeout=30)
+    assert "PARTSTAT=ACCEPTED" in answered.text
+    assert answered.headers["ETag"] != first.headers["ETag"]
+    assert answered.headers["Schedule-Tag"] == tag  # an answer is not the organizer's change
+
+    moved = event_text(uid, "20261212T090000Z", "20261212T100000Z",
+                       attendees=("bob@example.com",), extra="SEQUENCE:1\r\n")
+    stale = requests.put(href, data=moved.encode(), auth=("alice", PASSWORD), timeout=30,
+                         headers={"If-Schedule-Tag-Match": '"st-0"'})
+    assert stale.status_code == 412 and "schedule-tag-mismatch" in stale.text
+    kept = requests.put(href, data=moved.encode(), auth=("alice", PASSWORD), timeout=30,
+                        headers={"If-Schedule-Tag-Match": tag})
+    assert kept.status_code == 204, kept.text
+    assert kept.headers["Schedule-Tag"] not in (tag, None)
+    bobs = requests.get(f"{env.url('bob')}{uid}.ics", auth=("bob", PASSWORD), timeout=30)
+    assert "20261212T090000Z" in bobs.text and bobs.headers["Schedule-Tag"].startswith('"st-')
+    plain = uuid.uuid4().hex
+    env.put("alice", plain, event_text(plain, attendees=()).replace(
+        "ORGANIZER:mailto:alice@example.com\r\n", ""))
+    assert "Schedule-Tag" not in requests.get(f"{env.url('alice')}{plain}.ics",
+                                              auth=("alice", PASSWORD), timeout=30).headers

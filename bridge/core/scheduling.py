@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import hashlib
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -217,3 +219,29 @@ def implicit_messages(old: icalendar.Calendar | None, new: icalendar.Calendar | 
     else:
         messages = [m for m in messages_for(old, new, actor, now) if m.method == "REPLY"]
     return server_scheduled(messages, old, new)
+
+
+# What an attendee's answer changes (their PARTSTAT and its bookkeeping) or a client stamps:
+# not part of the Schedule-Tag (RFC 6638 3.2.10), which changes only with the organizer's data.
+_ANSWER_PARAMS = re.compile(r";(PARTSTAT|SCHEDULE-STATUS|RSVP|X-RESPONSE-COMMENT)="
+                            r'(?:"[^"]*"|[^;:]*)', re.IGNORECASE)
+_STAMP_LINES = ("DTSTAMP", "LAST-MODIFIED")
+
+
+def schedule_tag(text: str) -> str | None:
+    """The Schedule-Tag of a scheduling object (one with an ORGANIZER), derived from its text:
+    the same while only answers (PARTSTAT), alarms and stamps change; None for other objects."""
+    document = Document.parse(text)
+    blocks = document.blocks("VEVENT") or document.blocks("VTODO")
+    if not any(block.props("ORGANIZER") for block in blocks):
+        return None
+    digest = hashlib.sha256()
+    for block in blocks:
+        for item in block.items:
+            if item.name is None or item.name in _STAMP_LINES:
+                continue  # nested components (alarms) and stamps
+            line = unfold(item.raw).strip()
+            if item.name == "ATTENDEE":
+                line = _ANSWER_PARAMS.sub("", line)
+            digest.update(line.encode("utf-8") + b"\n")
+    return f'"st-{digest.hexdigest()[:24]}"'

@@ -27,6 +27,7 @@ from bridge.core.availability import merge
 from bridge.core.codec import PRODID
 from bridge.core.itip import mail
 from bridge.core.limits import LimitExceeded
+from bridge.core.scheduling import schedule_tag
 from bridge.core.times import as_utc, time_value
 from bridge.occurrences import Budget
 from bridge.service.listing import busy_and_free
@@ -34,7 +35,14 @@ from bridge.service.scheduling import Scheduler
 from bridge.store.accounts import Accounts, User
 from bridge.store.store import CalendarStore
 from radicale_plugin.app.multistatus import MultistatusWriter, move_found
-from radicale_plugin.internals import PostPart, PropfindPart, read_raw_body, rewind_body
+from radicale_plugin.internals import (
+    GetPart,
+    PostPart,
+    PropfindPart,
+    PutPart,
+    read_raw_body,
+    rewind_body,
+)
 
 _D = "{DAV:}"
 _C = "{urn:ietf:params:xml:ns:caldav}"
@@ -50,7 +58,7 @@ def _href(text: str) -> ET.Element:
     return element
 
 
-class ApplicationPartScheduling(PropfindPart, PostPart):
+class ApplicationPartScheduling(GetPart, PropfindPart, PostPart, PutPart):
     calendar_store: CalendarStore
     scheduler: Scheduler
     def do_PROPFIND(self, environ: types.WSGIEnviron, base_prefix: str, path: str, user: str,
@@ -77,7 +85,7 @@ class ApplicationPartScheduling(PropfindPart, PostPart):
 
     def _principal_props(self, response: ET.Element, base_prefix: str, account: User) -> None:
         for element in response.iter(f"{_C}calendar-user-address-set"):
-            element.append(_href(f"mailto:{account.email}"))
+            element.insert(0, _href(f"mailto:{account.email}"))  # first: clients take it
         values = {f"{_C}schedule-outbox-URL": ET.Element(f"{_C}schedule-outbox-URL")}
         values[f"{_C}schedule-outbox-URL"].append(
             _href(f"{base_prefix}/{account.username}/{OUTBOX}/"))
@@ -87,6 +95,43 @@ class ApplicationPartScheduling(PropfindPart, PostPart):
             element.append(_href(f"{base_prefix}/{default.path}/"))
             values[element.tag] = element
         move_found(response, values)
+
+    def do_GET(self, environ: types.WSGIEnviron, base_prefix: str, path: str, user: str,
+               user_groups: set, request_info: dict) -> types.WSGIResponse:
+        status, headers, body, logged = super().do_GET(environ, base_prefix, path, user,
+                                                       user_groups, request_info)
+        stored = self._stored_text(path) if status == 200 else None
+        tag = schedule_tag(stored) if stored is not None else None
+        if tag is not None:
+            headers = {**dict(headers), "Schedule-Tag": tag}
+        return status, headers, body, logged
+
+    def do_PUT(self, environ: types.WSGIEnviron, base_prefix: str, path: str, user: str,
+               user_groups: set, request_info: dict) -> types.WSGIResponse:
+        wanted = environ.get("HTTP_IF_SCHEDULE_TAG_MATCH")
+        if wanted is not None:
+            # RFC 6638 3.2.10: the client's copy must still be the organizer's current one.
+            stored = self._stored_text(path)
+            if stored is None or schedule_tag(stored) != wanted.strip():
+                return self.webdav_error(412, "C:schedule-tag-mismatch", request_info)
+        status, headers, body, logged = super().do_PUT(environ, base_prefix, path, user,
+                                                       user_groups, request_info)
+        stored = self._stored_text(path) if status in (201, 204) else None
+        tag = schedule_tag(stored) if stored is not None else None
+        if tag is not None:
+            headers = {**dict(headers), "Schedule-Tag": tag}
+        return status, headers, body, logged
+
+    def _stored_text(self, path: str) -> str | None:
+        """The stored text of the calendar object at ``path``, if it is one."""
+        parts = [p for p in path.split("/") if p]
+        if len(parts) != 3:
+            return None
+        calendar = self.calendar_store.get_collection("/".join(parts[:2]))
+        if calendar is None or calendar.tag != "VCALENDAR":
+            return None
+        found = self.calendar_store.get_objects(calendar.id, [parts[2]])
+        return found[0].text if found else None
 
     def do_POST(self, environ: types.WSGIEnviron, base_prefix: str, path: str, user: str,
                 user_groups: set, request_info: dict) -> types.WSGIResponse:
