@@ -23,7 +23,6 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import hashlib
-import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -223,9 +222,17 @@ def implicit_messages(old: icalendar.Calendar | None, new: icalendar.Calendar | 
 
 # What an attendee's answer changes (their PARTSTAT and its bookkeeping) or a client stamps:
 # not part of the Schedule-Tag (RFC 6638 3.2.10), which changes only with the organizer's data.
-_ANSWER_PARAMS = re.compile(r";(PARTSTAT|SCHEDULE-STATUS|RSVP|X-RESPONSE-COMMENT)="
-                            r'(?:"[^"]*"|[^;:]*)', re.IGNORECASE)
-_STAMP_LINES = ("DTSTAMP", "LAST-MODIFIED")
+_ANSWER_PARAMS = frozenset({"PARTSTAT", "SCHEDULE-STATUS", "RSVP", RESPONSE_COMMENT})
+_STAMP_LINES = frozenset({"DTSTAMP", "LAST-MODIFIED"})
+
+
+def _canonical(raw: str) -> str:
+    """One property as its name, sorted parameters (answers left out) and value: the same
+    however a client re-serializes it."""
+    name, params, value = Contentline(unfold(raw).strip()).raw_parts()
+    kept = sorted((key.upper(), str(param)) for key, param in params.items()
+                  if key.upper() not in _ANSWER_PARAMS)
+    return f"{name.upper()}{kept}:{value}"
 
 
 def schedule_tag(text: str) -> str | None:
@@ -235,13 +242,9 @@ def schedule_tag(text: str) -> str | None:
     blocks = document.blocks("VEVENT") or document.blocks("VTODO")
     if not any(block.props("ORGANIZER") for block in blocks):
         return None
-    digest = hashlib.sha256()
-    for block in blocks:
-        for item in block.items:
-            if item.name is None or item.name in _STAMP_LINES:
-                continue  # nested components (alarms) and stamps
-            line = unfold(item.raw).strip()
-            if item.name == "ATTENDEE":
-                line = _ANSWER_PARAMS.sub("", line)
-            digest.update(line.encode("utf-8") + b"\n")
+    lines = sorted(
+        (block.first_value("RECURRENCE-ID") or "", _canonical(item.raw))
+        for block in blocks for item in block.items
+        if item.name is not None and item.name not in _STAMP_LINES)  # alarms are nested
+    digest = hashlib.sha256(repr(lines).encode("utf-8"))
     return f'"st-{digest.hexdigest()[:24]}"'

@@ -6,9 +6,9 @@ Decisions:
   principal URL (clients tell "me" among the attendees by it); ``schedule-outbox-URL`` is
   ``/<user>/outbox/``, which takes only free/busy POSTs; ``schedule-default-calendar-URL`` is
   the calendar invitations land in (the user's first calendar).
-- No schedule inbox: invitations are processed into the attendee's calendar at once (RFC 6638
-  allows automatic processing), so there is nothing for a client to act on; the property is
-  not offered.
+- The schedule inbox (``/<user>/inbox/``) is a collection that stays empty: invitations are
+  processed into the attendee's calendar at once (RFC 6638 allows automatic processing), so
+  there is nothing left for a client to act on.
 - Free/busy (RFC 6638 5.1): a VFREEBUSY REQUEST POSTed to one's own outbox is answered for
   each ATTENDEE that is a user of this server sharing a workspace with the asker (3.7 for
   anyone else: no leak across workspaces), from the occurrence index of all their calendars,
@@ -47,8 +47,10 @@ from radicale_plugin.internals import (
 _D = "{DAV:}"
 _C = "{urn:ietf:params:xml:ns:caldav}"
 OUTBOX = "outbox"
+INBOX = "inbox"
 SCHEDULING_PROPS = (f"{_C}calendar-user-address-set", f"{_C}schedule-outbox-URL",
-                    f"{_C}schedule-default-calendar-URL")
+                    f"{_C}schedule-inbox-URL", f"{_C}schedule-default-calendar-URL")
+BOX_TYPES = {INBOX: f"{_C}schedule-inbox", OUTBOX: f"{_C}schedule-outbox"}
 MAX_REQUEST_BYTES = 256 * 1024
 
 
@@ -65,6 +67,9 @@ class ApplicationPartScheduling(GetPart, PropfindPart, PostPart, PutPart):
                     user_groups: set, request_info: dict) -> types.WSGIResponse:
         body = read_raw_body(self, environ)
         rewind_body(environ, body)
+        box = path.strip("/").split("/")
+        if user and len(box) == 2 and box[0] == user and box[1] in BOX_TYPES:
+            return self._box(body, base_prefix, path, box[1], request_info)
         answer = super().do_PROPFIND(environ, base_prefix, path, user, user_groups,
                                      request_info)
         status, headers, content, logged = answer
@@ -86,15 +91,48 @@ class ApplicationPartScheduling(GetPart, PropfindPart, PostPart, PutPart):
     def _principal_props(self, response: ET.Element, base_prefix: str, account: User) -> None:
         for element in response.iter(f"{_C}calendar-user-address-set"):
             element.insert(0, _href(f"mailto:{account.email}"))  # first: clients take it
-        values = {f"{_C}schedule-outbox-URL": ET.Element(f"{_C}schedule-outbox-URL")}
-        values[f"{_C}schedule-outbox-URL"].append(
-            _href(f"{base_prefix}/{account.username}/{OUTBOX}/"))
+        values = {}
+        for name, box in ((f"{_C}schedule-outbox-URL", OUTBOX), (f"{_C}schedule-inbox-URL", INBOX)):
+            values[name] = ET.Element(name)
+            values[name].append(_href(f"{base_prefix}/{account.username}/{box}/"))
         default = self.scheduler.default_calendar_of(account.username)
         if default is not None:
             element = ET.Element(f"{_C}schedule-default-calendar-URL")
             element.append(_href(f"{base_prefix}/{default.path}/"))
             values[element.tag] = element
         move_found(response, values)
+
+    def _box(self, body: bytes, base_prefix: str, path: str, box: str, request_info: dict
+             ) -> types.WSGIResponse:
+        """The schedule inbox or outbox: a collection with nothing in it (invitations are
+        processed into calendars at once; the outbox only takes free/busy POSTs)."""
+        try:
+            asked = ET.fromstring(body) if body else None
+        except ET.ParseError:
+            return self.webdav_error(400, "D:propfind-finite-depth", request_info)
+        prop = asked.find(f"{_D}prop") if asked is not None else None
+        names = [p.tag for p in prop] if prop is not None else [f"{_D}resourcetype",
+                                                                  f"{_D}displayname"]
+        known: dict[str, ET.Element] = {}
+        kind = ET.Element(f"{_D}resourcetype")
+        ET.SubElement(kind, f"{_D}collection")
+        ET.SubElement(kind, BOX_TYPES[box])
+        known[kind.tag] = kind
+        title = ET.Element(f"{_D}displayname")
+        title.text = box.title()
+        known[title.tag] = title
+        root = ET.Element(f"{_D}multistatus")
+        response = ET.SubElement(root, f"{_D}response")
+        response.append(_href(f"{base_prefix}/{path.strip('/')}/"))
+        for found, status in ((True, "200 OK"), (False, "404 Not Found")):
+            chosen = [n for n in names if (n in known) == found]
+            if chosen:
+                propstat = ET.SubElement(response, f"{_D}propstat")
+                element = ET.SubElement(propstat, f"{_D}prop")
+                element.extend(known[n] if found else ET.Element(n) for n in chosen)
+                ET.SubElement(propstat, f"{_D}status").text = f"HTTP/1.1 {status}"
+        return 207, {"Content-Type": "text/xml; charset=utf-8"}, \
+            self.xml_answer(root, request_info), None
 
     def do_GET(self, environ: types.WSGIEnviron, base_prefix: str, path: str, user: str,
                user_groups: set, request_info: dict) -> types.WSGIResponse:
