@@ -5,10 +5,12 @@ answers update the organizer's copy."""
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import icalendar
 import pytest
@@ -406,3 +408,50 @@ def test_schedule_tags_change_with_the_organizers_data_not_with_answers(env: Env
         "ORGANIZER:mailto:alice@example.com\r\n", ""))
     assert "Schedule-Tag" not in requests.get(f"{env.url('alice')}{plain}.ics",
                                               auth=("alice", PASSWORD), timeout=30).headers
+
+
+def test_the_invitation_is_also_in_the_attendees_schedule_inbox(env: Env, uid: str) -> None:
+    import caldav
+
+    env.put("alice", uid, event_text(uid, attendees=("carol@example.com",)))
+    client = caldav.DAVClient(url=env.server.url + "/", username="carol", password=PASSWORD)
+    inbox = client.principal().schedule_inbox()
+    assert str(inbox.url) == f"{env.server.url}/carol/inbox/"
+    messages = {str(i.icalendar_instance.walk("VEVENT")[0]["UID"]):
+                str(i.icalendar_instance["METHOD"]) for i in inbox.get_items()}
+    assert messages[uid] == "REQUEST"
+    calendars = [c.url.path for c in client.principal().calendars()]
+    assert "/carol/inbox/" not in calendars and "/carol/work/" in calendars
+
+
+SCHEDULING_FEATURES = (
+    "scheduling", "scheduling.auto-schedule", "scheduling.calendar-user-address-set",
+    "scheduling.calendar-user-address-set.populated", "scheduling.freebusy-query",
+    "scheduling.mailbox", "scheduling.mailbox.inbox-delivery", "scheduling.schedule-tag",
+    "scheduling.schedule-tag.stable-partstat")
+
+
+def test_caldav_server_testers_scheduling_probes_find_full_support(
+        env: Env, tmp_path: Path) -> None:
+    import json
+    import re
+    import subprocess
+    import sys
+
+    config = tmp_path / "caldav.json"
+    config.write_text(json.dumps({user: {
+        "caldav_url": env.server.url + "/", "caldav_username": user,
+        "caldav_password": PASSWORD} for user in ("alice", "bob")}))
+    checks = ["CheckScheduling", "CheckSchedulingDetails", "CheckFreeBusyQueryRFC6638",
+              "CheckScheduleTag", "CheckScheduleTagStablePartstat",
+              "CheckSchedulingInboxDelivery"]
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "caldav-server-tester"), "--config-section",
+         "alice", "--config-section", "bob", "--verbose",
+         *[arg for check in checks for arg in ("--run-checks", check)]],
+        env={**os.environ, "CALDAV_CONFIG_FILE": str(config)}, capture_output=True, text=True,
+        timeout=300, check=False)
+    found = dict(re.findall(r"^## (scheduling[\w.-]*)\nFeature support level found: (\w+)",
+                            result.stdout, re.MULTILINE))
+    assert {name: found.get(name) for name in SCHEDULING_FEATURES} == \
+        dict.fromkeys(SCHEDULING_FEATURES, "full"), result.stdout[-3000:] + result.stderr[-3000:]

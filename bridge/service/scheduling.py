@@ -21,6 +21,7 @@ import datetime as dt
 import email
 import email.policy
 import email.utils
+import logging
 import re
 import secrets
 from collections.abc import Sequence
@@ -30,6 +31,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from bridge.core import scheduling
 from bridge.core.codec import escape_text
+from bridge.core.index import InvalidObject
 from bridge.core.itip import ItipMessage, attendees, mail, master
 from bridge.core.times import ical_utc
 from bridge.store.accounts import Accounts, User
@@ -38,7 +40,9 @@ from bridge.store.outbox import Outbox
 from bridge.store.records import CollectionRecord
 from bridge.store.store import CalendarStore
 
+log = logging.getLogger(__name__)
 DEFAULT_CALENDAR = "calendar"
+INBOX = "inbox"
 _UNSAFE = re.compile(r"[^A-Za-z0-9@._-]")
 
 
@@ -124,6 +128,7 @@ class Scheduler:
                     continue
                 calendars = self.calendars_of(user.username)
                 paths.update(c.path for c in calendars)
+                paths.add(f"{user.username}/{INBOX}")
                 if not calendars:
                     paths.add(f"{user.username}/{DEFAULT_CALENDAR}")
         return sorted(paths)
@@ -140,12 +145,34 @@ class Scheduler:
                         one = dataclasses.replace(one, body_text=one.body_text + self.links
                                                   .links(message, recipient))
                     outbox.enqueue(one)
-                elif message.method == "REPLY":
-                    self._reply(user, one)
-                elif message.method == "CANCEL":
-                    self._cancel(user, one)
                 else:
-                    self._invite(user, one)
+                    self._to_inbox(user, one)
+                    if message.method == "REPLY":
+                        self._reply(user, one)
+                    elif message.method == "CANCEL":
+                        self._cancel(user, one)
+                    else:
+                        self._invite(user, one)
+
+    def inbox_of(self, username: str) -> CollectionRecord | None:
+        found = self.store.get_collection(f"{username}/{INBOX}")
+        return found if found is not None and found.tag == "" else None
+
+    def _to_inbox(self, user: User, message: ItipMessage) -> None:
+        """The message in the user's schedule inbox too (RFC 6638 4.1), the newest one per
+        event: clients that read the inbox see it; the calendar already holds its effect."""
+        inbox = self.inbox_of(user.username)
+        if inbox is None:
+            if self.store.get_collection(f"{user.username}/{INBOX}") is not None:
+                return  # the user named a calendar of theirs "inbox": leave it alone
+            self.store.create_collection(user.username)
+            inbox, _, _ = self.store.create_collection(f"{user.username}/{INBOX}",
+                                                       {"D:displayname": "Inbox"})
+        try:
+            self._put(inbox, href_for(message.event_uid), message.calendar_text)
+        except InvalidObject as exc:  # the calendar's copy is what counts; never fail for this
+            log.info("scheduling message of %s not kept in the inbox: %s", message.event_uid,
+                     exc)
 
     def _put(self, calendar: CollectionRecord, href: str, text: str) -> None:
         self.store.put_object(calendar.id, href, self.store.prepare(text))

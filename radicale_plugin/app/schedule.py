@@ -6,9 +6,9 @@ Decisions:
   principal URL (clients tell "me" among the attendees by it); ``schedule-outbox-URL`` is
   ``/<user>/outbox/``, which takes only free/busy POSTs; ``schedule-default-calendar-URL`` is
   the calendar invitations land in (the user's first calendar).
-- The schedule inbox (``/<user>/inbox/``) is a collection that stays empty: invitations are
-  processed into the attendee's calendar at once (RFC 6638 allows automatic processing), so
-  there is nothing left for a client to act on.
+- The schedule inbox (``/<user>/inbox/``) holds the newest scheduling message of each event
+  delivered to the user (a client may read and delete them); invitations are processed into
+  the attendee's calendar at once as well (RFC 6638 allows automatic processing).
 - Free/busy (RFC 6638 5.1): a VFREEBUSY REQUEST POSTed to one's own outbox is answered for
   each ATTENDEE that is a user of this server sharing a workspace with the asker (3.7 for
   anyone else: no leak across workspaces), from the occurrence index of all their calendars,
@@ -31,7 +31,7 @@ from bridge.core.scheduling import schedule_tag
 from bridge.core.times import as_utc, time_value
 from bridge.occurrences import Budget
 from bridge.service.listing import busy_and_free
-from bridge.service.scheduling import Scheduler
+from bridge.service.scheduling import INBOX, Scheduler
 from bridge.store.accounts import Accounts, User
 from bridge.store.store import CalendarStore
 from radicale_plugin.app.multistatus import MultistatusWriter, move_found
@@ -47,11 +47,24 @@ from radicale_plugin.internals import (
 _D = "{DAV:}"
 _C = "{urn:ietf:params:xml:ns:caldav}"
 OUTBOX = "outbox"
-INBOX = "inbox"
 SCHEDULING_PROPS = (f"{_C}calendar-user-address-set", f"{_C}schedule-outbox-URL",
                     f"{_C}schedule-inbox-URL", f"{_C}schedule-default-calendar-URL")
 BOX_TYPES = {INBOX: f"{_C}schedule-inbox", OUTBOX: f"{_C}schedule-outbox"}
 MAX_REQUEST_BYTES = 256 * 1024
+
+
+def _response(root: ET.Element, href: str, names: list[str],
+              known: dict[str, ET.Element]) -> None:
+    """One response of a multistatus: the known properties found, the others not."""
+    response = ET.SubElement(root, f"{_D}response")
+    response.append(_href(href))
+    for found, status in ((True, "200 OK"), (False, "404 Not Found")):
+        chosen = [n for n in names if (n in known) == found]
+        if chosen:
+            propstat = ET.SubElement(response, f"{_D}propstat")
+            element = ET.SubElement(propstat, f"{_D}prop")
+            element.extend(known[n] if found else ET.Element(n) for n in chosen)
+            ET.SubElement(propstat, f"{_D}status").text = f"HTTP/1.1 {status}"
 
 
 def _href(text: str) -> ET.Element:
@@ -69,7 +82,8 @@ class ApplicationPartScheduling(GetPart, PropfindPart, PostPart, PutPart):
         rewind_body(environ, body)
         box = path.strip("/").split("/")
         if user and len(box) == 2 and box[0] == user and box[1] in BOX_TYPES:
-            return self._box(body, base_prefix, path, box[1], request_info)
+            return self._box(body, base_prefix, path, box[1], environ.get("HTTP_DEPTH", "0"),
+                             request_info)
         answer = super().do_PROPFIND(environ, base_prefix, path, user, user_groups,
                                      request_info)
         status, headers, content, logged = answer
@@ -102,10 +116,10 @@ class ApplicationPartScheduling(GetPart, PropfindPart, PostPart, PutPart):
             values[element.tag] = element
         move_found(response, values)
 
-    def _box(self, body: bytes, base_prefix: str, path: str, box: str, request_info: dict
-             ) -> types.WSGIResponse:
-        """The schedule inbox or outbox: a collection with nothing in it (invitations are
-        processed into calendars at once; the outbox only takes free/busy POSTs)."""
+    def _box(self, body: bytes, base_prefix: str, path: str, box: str, depth: str,
+             request_info: dict) -> types.WSGIResponse:
+        """The schedule inbox (the newest message per event) or outbox (empty: it only takes
+        free/busy POSTs)."""
         try:
             asked = ET.fromstring(body) if body else None
         except ET.ParseError:
@@ -122,15 +136,18 @@ class ApplicationPartScheduling(GetPart, PropfindPart, PostPart, PutPart):
         title.text = box.title()
         known[title.tag] = title
         root = ET.Element(f"{_D}multistatus")
-        response = ET.SubElement(root, f"{_D}response")
-        response.append(_href(f"{base_prefix}/{path.strip('/')}/"))
-        for found, status in ((True, "200 OK"), (False, "404 Not Found")):
-            chosen = [n for n in names if (n in known) == found]
-            if chosen:
-                propstat = ET.SubElement(response, f"{_D}propstat")
-                element = ET.SubElement(propstat, f"{_D}prop")
-                element.extend(known[n] if found else ET.Element(n) for n in chosen)
-                ET.SubElement(propstat, f"{_D}status").text = f"HTTP/1.1 {status}"
+        _response(root, f"{base_prefix}/{path.strip('/')}/", names, known)
+        inbox = self.scheduler.inbox_of(path.strip("/").split("/")[0]) if box == INBOX \
+            else None
+        if inbox is not None and depth != "0":
+            for href, etag, _, _ in self.calendar_store.object_summaries(inbox.id):
+                tag = ET.Element(f"{_D}getetag")
+                tag.text = etag
+                kind = ET.Element(f"{_D}getcontenttype")
+                kind.text = "text/calendar; charset=utf-8"
+                _response(root, f"{base_prefix}/{inbox.path}/{href}", names,
+                          {f"{_D}getetag": tag, f"{_D}getcontenttype": kind,
+                           f"{_D}resourcetype": ET.Element(f"{_D}resourcetype")})
         return 207, {"Content-Type": "text/xml; charset=utf-8"}, \
             self.xml_answer(root, request_info), None
 
