@@ -276,9 +276,11 @@ def test_free_busy_through_the_outbox_answers_for_local_users_recurring_included
     ws = cli_json(env.server, "workspace", "create", f"F {uuid.uuid4().hex[:6]}", "--owner",
                   "alice")["uuid"]
     cli_json(env.server, "workspace", "add-member", ws, "carol")
+    stranger = f"s{uuid.uuid4().hex[:8]}"
+    env.server.add_user(stranger)  # a user of this server who shares no workspace with alice
     answer = requests.post(f"{env.server.url}/alice/outbox/", auth=("alice", PASSWORD),
-                           data=freebusy_request("alice", ("carol@example.com", "bob@example.com",
-                                                           DAVE),
+                           data=freebusy_request("alice", ("carol@example.com",
+                                                           f"{stranger}@example.com", DAVE),
                                                  "20270103T000000Z", "20270110T000000Z"),
                            headers={"Content-Type": "text/calendar"}, timeout=30)
     assert answer.status_code == 200, answer.text
@@ -300,7 +302,7 @@ def test_free_busy_through_the_outbox_answers_for_local_users_recurring_included
     assert results == {
         "mailto:carol@example.com": ("2.0;Success", [("04 09", "04 10"), ("05 09", "05 10"),
                                                      ("06 09", "06 10")]),
-        "mailto:bob@example.com": ("3.7;Invalid calendar user", []),  # no shared workspace
+        f"mailto:{stranger}@example.com": ("3.7;Invalid calendar user", []),
         f"mailto:{DAVE}": ("3.7;Invalid calendar user", []),
     }
     other = requests.post(f"{env.server.url}/bob/outbox/", auth=("alice", PASSWORD),
