@@ -10,6 +10,7 @@ from bridge.api.calendars import calendars_blueprint
 from bridge.api.events import events_blueprint
 from bridge.api.feeds import feeds_blueprint, ics_blueprint
 from bridge.api.health import health_blueprint
+from bridge.api.rsvp import rsvp_blueprint
 from bridge.api.schedules import schedules_blueprint
 from bridge.api.tokens import tokens_blueprint
 from bridge.api.webhooks import webhooks_blueprint
@@ -20,6 +21,7 @@ from bridge.guard import guard_json_body
 from bridge.notify.service import WebhookSettings
 from bridge.service.events import EventService
 from bridge.service.instances import InstanceService
+from bridge.service.scheduling import RsvpLinks
 from bridge.services import Services
 from bridge.store.accounts import Accounts
 from bridge.store.store import CalendarStore
@@ -39,7 +41,8 @@ def create_app(settings: Settings, store: CalendarStore) -> OpenAPI:
     if isinstance(app.json, DefaultJSONProvider):  # Flask's own, which sorts by default
         app.json.sort_keys = False
     app.config["MAX_CONTENT_LENGTH"] = int(settings.get("input", "max_json_bytes"))
-    events = EventService(store)
+    links = RsvpLinks(store, settings.base_url)
+    events = EventService(store, links)
     hooks = WebhookSettings.from_settings(settings)
     app.extensions["calbridge"] = Services(
         settings=settings, store=store, accounts=Accounts(store),
@@ -49,7 +52,7 @@ def create_app(settings: Settings, store: CalendarStore) -> OpenAPI:
             max_failures_per_address=int(
                 settings.get("security", "auth_max_failures_per_address")))),
         events=events, instances=InstanceService(events),
-        webhooks=hooks.repository(store), webhook_settings=hooks,
+        webhooks=hooks.repository(store), webhook_settings=hooks, rsvp_links=links,
     )
     register_error_handlers(app)
     app.before_request(guard_json_body)
@@ -60,6 +63,7 @@ def create_app(settings: Settings, store: CalendarStore) -> OpenAPI:
     app.register_api(schedules_blueprint)
     app.register_api(feeds_blueprint)
     app.register_api(webhooks_blueprint)
+    app.register_api(rsvp_blueprint)
     app.register_api(ics_blueprint)
     app.register_api(events_blueprint)
     app.add_url_rule("/api/openapi.json", "openapi_document", lambda: app.api_doc)

@@ -17,8 +17,10 @@ from bridge.store.access import AccessPolicy, Denial, authenticate
 from bridge.store.accounts import TOKEN_PREFIX, Workspace
 from bridge.store.store import CollectionRecord
 
-# /ics/: subscription feeds, whose secret URL is the credential (bridge/api/feeds.py).
-PUBLIC_PATHS = ("/api/health", "/api/openapi.json", "/api/docs", "/api/openapi", "/ics/")
+# /ics/: subscription feeds, whose secret URL is the credential (bridge/api/feeds.py); /rsvp/:
+# answer links in mailed invitations, the same (bridge/api/rsvp.py).
+PUBLIC_PATHS = ("/api/health", "/api/openapi.json", "/api/docs", "/api/openapi", "/ics/",
+                "/rsvp/")
 
 
 def authenticate_request() -> None:

@@ -279,6 +279,30 @@ def cmd_outbox_send(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if not failed else 1
 
 
+def cmd_mail_ingest(args: argparse.Namespace, settings: Settings) -> int:
+    """One RFC 5322 message on stdin (an MTA pipe, a fetchmail rule): its iMIP REPLY is
+    recorded in the organizer's copy. A message with nothing to record is accepted too (exit
+    0, "ignored: why"), so the MTA does not bounce it back to the attendee."""
+    from bridge.service.scheduling import ReplyRefused, Scheduler, calendar_parts, mail_sender
+    from bridge.wsgi import open_configured_store
+
+    raw = sys.stdin.buffer.read(int(settings.get("input", "max_json_bytes")) * 10 + 1)
+    if len(raw) > int(settings.get("input", "max_json_bytes")) * 10:
+        raise CliError("the message is larger than this command reads")
+    scheduler = Scheduler(open_configured_store(settings))
+    results = []
+    for text in calendar_parts(raw) or [""]:
+        try:
+            results.append({"applied": True, "detail": scheduler.apply_reply(
+                text, mail_sender(raw))} if text else
+                {"applied": False, "detail": "the message carries no calendar part"})
+        except ReplyRefused as exc:
+            results.append({"applied": False, "detail": str(exc)})
+    _print(args, {"results": results}, "\n".join(
+        ("applied: " if r["applied"] else "ignored: ") + str(r["detail"]) for r in results))
+    return 0
+
+
 def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     from bridge.importer import import_calendar
     from bridge.wsgi import open_configured_store
@@ -303,6 +327,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_workspace_commands(commands)
     _add_token_commands(commands)
     _add_outbox_commands(commands)
+    _add_mail_commands(commands)
     _command(commands, "maintenance", cmd_maintenance,
              "roll the occurrence horizon and prune old rows once (for cron)")
     imp = _command(commands, "import", cmd_import,
@@ -390,6 +415,12 @@ def _add_token_commands(commands: Commands) -> None:
     tk_list.add_argument("--user", required=True)
     tk_revoke = _command(token, "revoke", cmd_token_revoke, "revoke a token at once")
     tk_revoke.add_argument("token_id", type=int)
+
+
+def _add_mail_commands(commands: Commands) -> None:
+    mail = _group(commands, "mail", "mail coming back to the server")
+    _command(mail, "ingest", cmd_mail_ingest,
+             "record the iMIP REPLY in one message read on stdin (for an MTA pipe)")
 
 
 def _add_outbox_commands(commands: Commands) -> None:

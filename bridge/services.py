@@ -11,6 +11,7 @@ from bridge.config import Settings
 from bridge.notify.service import WebhookSettings
 from bridge.service.events import EventService
 from bridge.service.instances import InstanceService
+from bridge.service.scheduling import RsvpLinks
 from bridge.store.accounts import Accounts
 from bridge.store.notify import Webhooks
 from bridge.store.store import CalendarStore
@@ -27,6 +28,7 @@ class Services:
     instances: InstanceService
     webhooks: Webhooks
     webhook_settings: WebhookSettings
+    rsvp_links: RsvpLinks
 
 
 def services() -> Services:

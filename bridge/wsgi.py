@@ -25,7 +25,7 @@ from radicale_plugin.app import CalbridgeApplication
 from radicale_plugin.store_factory import open_store
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
-FLASK_PREFIXES = ("/api", "/ics")
+FLASK_PREFIXES = ("/api", "/ics", "/rsvp")
 
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -139,6 +139,7 @@ def radicale_configuration(settings: Settings) -> radicale_config.Configuration:
     }, "calbridge", privileged=True)
     configuration.update({"storage": {
         "calbridge_database_url": settings.database_url,
+        "calbridge_base_url": settings.base_url,
         "calbridge_auth_max_failures": str(settings.get("security", "auth_max_failures")),
         "calbridge_auth_failure_window": str(settings.get("security", "auth_failure_window")),
         "calbridge_auth_max_failures_per_address":

@@ -22,11 +22,14 @@ from radicale.log import logger
 
 from bridge.core.bundle import bundle_calendar
 from bridge.core.expand import has_instance
-from bridge.core.index import TIMESTAMP_MAX, TIMESTAMP_MIN, InvalidObject
+from bridge.core.index import TIMESTAMP_MAX, TIMESTAMP_MIN, InvalidObject, parse_object
+from bridge.core.itip import ItipMessage
 from bridge.core.limits import MAX_DATE_TIME, MIN_DATE_TIME, LimitExceeded, caldav_time
 from bridge.core.operations import CREATE, DELETE, missing_operations, operations_for_change
+from bridge.core.scheduling import implicit_messages
 from bridge.core.times import http_date
 from bridge.core.vcard import VCARD
+from bridge.service.scheduling import RsvpLinks, Scheduler
 from bridge.store.access import AccessPolicy, current_policy
 from bridge.store.store import (
     CalendarStore,
@@ -47,6 +50,8 @@ from radicale_plugin.store_factory import store_from_radicale_config
 PLUGIN_CONFIG_SCHEMA = {
     "storage": {
         "calbridge_database_url": {"value": "", "type": str},
+        # Where answer links in mailed invitations point (server.base_url).
+        "calbridge_base_url": {"value": "", "type": str},
     }
 }
 
@@ -184,12 +189,31 @@ class Collection(radicale_storage.BaseCollection):
                ) -> tuple[radicale_item.Item, radicale_item.Item | None]:
         prepared = self._storage.prepare_item(item)
         self._check_operations(href, prepared.text)
+        before = self.store.get_objects(self.record.id, [href])
+        messages = self._scheduled(before[0].text if before else None, prepared.text)
+        scheduler = self._storage.scheduler
         try:
-            new, old = self.store.put_object(self.record.id, href, prepared)
+            with self.store.write(self.record.path, *scheduler.locks(messages)):
+                new, old = self.store.put_object(self.record.id, href, prepared)
+                scheduler.deliver(messages)
         except Conflict as exc:
             raise ValueError(str(exc)) from exc
         self._refresh()
         return self.item_from(new), (self.item_from(old) if old else None)
+
+    def _scheduled(self, old: str | None, new: str | None) -> list[ItipMessage]:
+        """What the user's own write schedules (RFC 6638 implicit scheduling), decided before
+        the write's lock; nothing for collections other than calendars."""
+        policy = current_policy.get()
+        if policy is None or self.record.tag != "VCALENDAR" or (old is None and new is None):
+            return []
+        try:
+            return implicit_messages(parse_object(old) if old else None,
+                                     parse_object(new) if new else None, policy.user.email,
+                                     reply_on_delete=SCHEDULE_REPLY.get())
+        except (ValueError, KeyError, IndexError) as exc:
+            logger.info("no scheduling for an object it cannot read: %s", exc)
+            return []
 
     def _check_operations(self, href: str, new_text: str) -> None:
         policy = current_policy.get()
@@ -211,8 +235,13 @@ class Collection(radicale_storage.BaseCollection):
         if href is None:
             self.store.delete_collection(self.record.id)
             return
+        before = self.store.get_objects(self.record.id, [href])
+        messages = self._scheduled(before[0].text, None) if before else []
+        scheduler = self._storage.scheduler
         try:
-            self.store.delete_object(self.record.id, href)
+            with self.store.write(self.record.path, *scheduler.locks(messages)):
+                self.store.delete_object(self.record.id, href)
+                scheduler.deliver(messages)
         except NotFound as exc:
             raise radicale_storage.ComponentNotFoundError(href) from exc
         self._refresh()
@@ -262,6 +291,12 @@ class Collection(radicale_storage.BaseCollection):
         self._record = record
 
 
+# False for a request with "Schedule-Reply: F" (RFC 6638 8.1): an attendee's DELETE of their
+# copy then declines nothing (the application sets it per request).
+SCHEDULE_REPLY: contextvars.ContextVar[bool] = contextvars.ContextVar("calbridge_schedule_reply",
+                                                                      default=True)
+
+
 class Storage(radicale_storage.BaseStorage):
     _is_collision_free = True
     _supports_unicode = True
@@ -273,6 +308,9 @@ class Storage(radicale_storage.BaseStorage):
         super().__init__(configuration)
         self.store = store_from_radicale_config(configuration)
         self.max_resource_size = int(configuration.get("server", "max_resource_size"))
+        base_url = str(configuration.get("storage", "calbridge_base_url"))
+        self.scheduler = Scheduler(self.store, RsvpLinks(self.store, base_url)
+                                   if base_url else None)
 
     def prepare_item(self, item: radicale_item.Item) -> PreparedObject:
         text = item.serialize()

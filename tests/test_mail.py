@@ -168,11 +168,13 @@ def parse(raw: bytes) -> tuple[email.message.EmailMessage, icalendar.Calendar, s
 
 
 def test_create_with_two_attendees_delivers_two_requests(mail_env: MailEnv) -> None:
-    created = create(mail_env, attendees=["bob@example.com", "carol@example.org"])
+    # Both are elsewhere: a user of this server gets it in their calendar instead
+    # (tests/test_scheduling.py).
+    created = create(mail_env, attendees=["erin@example.net", "carol@example.org"])
     assert created["notificationQueued"] is True
     delivered = mail_env.smtp.mailbox.wait_for(2)
-    assert sorted(r for rcpts, _ in delivered for r in rcpts) == ["bob@example.com",
-                                                                  "carol@example.org"]
+    assert sorted(r for rcpts, _ in delivered for r in rcpts) == ["carol@example.org",
+                                                                  "erin@example.net"]
     for _, raw in delivered:
         message, cal, text = parse(raw)
         assert str(cal["METHOD"]) == "REQUEST" and "Kickoff" in message["Subject"]
@@ -218,12 +220,19 @@ def test_a_client_written_summary_too_long_for_a_subject_is_shortened_in_the_mai
 
 def test_respond_sends_the_organizer_a_reply_with_partstat_and_comment(
         mail_env: MailEnv) -> None:
-    created = create(mail_env, attendees=["bob@example.com"], sendNotifications=False)
-    answer = mail_env.bob.post(f"{EVENTS}/{created['event']['id']}/respond",
+    # An invitation from someone elsewhere, in a calendar bob may write.
+    text = ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//calbridge tests//EN\r\n"
+            "BEGIN:VEVENT\r\nUID:from-olga\r\nDTSTAMP:20260101T000000Z\r\n"
+            "DTSTART:20261217T090000Z\r\nDTEND:20261217T100000Z\r\nSUMMARY:Kickoff\r\n"
+            "ORGANIZER:mailto:olga@example.org\r\n"
+            "ATTENDEE;PARTSTAT=NEEDS-ACTION;RSVP=TRUE:mailto:bob@example.com\r\n"
+            "END:VEVENT\r\nEND:VCALENDAR\r\n")
+    event_id = put_over_caldav(mail_env, "from-olga", text, "2026-12-17")
+    answer = mail_env.bob.post(f"{EVENTS}/{event_id}/respond",
                                json={"status": "tentative", "comment": "Maybe, train is late"})
     assert answer.status_code == 200 and answer.json()["notificationQueued"] is True
     delivered = mail_env.smtp.mailbox.wait_for(1)
-    assert [rcpts for rcpts, _ in delivered] == [["alice@example.com"]]
+    assert [rcpts for rcpts, _ in delivered] == [["olga@example.org"]]
     _, cal, text = parse(delivered[0][1])
     assert str(cal["METHOD"]) == "REPLY"
     event = cal.walk("VEVENT")[0]
@@ -392,8 +401,9 @@ def test_header_text_in_summaries_and_attendees_reaches_no_header_and_later_mail
     delivered = mail_env.smtp.mailbox.take()
     for recipients, raw in delivered:
         assert_no_injected_header(recipients, raw)
+    # good@example.org: invited by the CalDAV save, and again when the REST door moved it.
     assert sorted(r for rcpts, _ in delivered for r in rcpts) == sorted(
-        ["guest@example.org", "good@example.org", "subject@example.org"]
+        ["guest@example.org", "good@example.org", "good@example.org", "subject@example.org"]
         + [f"ordinary{i}@example.org" for i in range(50)])
     subjects = {rcpts[0]: str(email.message_from_bytes(raw, policy=email.policy.default)
                               ["Subject"]) for rcpts, raw in delivered}

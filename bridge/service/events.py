@@ -35,9 +35,10 @@ from bridge.core.times import as_utc
 from bridge.mapping import events as mapping
 from bridge.mapping.calendars import timezone_from_props
 from bridge.service.errors import InvalidInput, KeyReused, OutsideTimeframe, Refused
+from bridge.service.scheduling import RsvpLinks, Scheduler
 from bridge.store.access import AccessPolicy
 from bridge.store.idempotency import IdempotencyKeys, StoredResponse
-from bridge.store.outbox import Outbox, OutgoingMessage
+from bridge.store.outbox import OutgoingMessage
 from bridge.store.store import CalendarStore, CollectionRecord, ObjectRecord, PreparedObject
 
 MAX_KEY_LENGTH = 255
@@ -157,8 +158,9 @@ def _invalid(exc: mapping.EventMappingError) -> InvalidInput:
 class EventService:
     """Event writes over one store; ``policy`` is the caller's (its timeframe, its email)."""
 
-    def __init__(self, store: CalendarStore) -> None:
+    def __init__(self, store: CalendarStore, links: RsvpLinks | None = None) -> None:
         self.store = store
+        self.scheduler = Scheduler(store, links)
 
     def prepare(self, text: str) -> tuple[icalendar.Calendar, PreparedObject]:
         """The one parse of a new text, and the store's index built from it."""
@@ -166,18 +168,21 @@ class EventService:
         return cal, self.store.prepare(text, parsed=cal)
 
     def enqueue(self, messages: Sequence[OutgoingMessage]) -> None:
-        """One outbox row per recipient (joins the caller's write transaction)."""
-        outbox = Outbox(self.store)
-        for message in messages:
-            for recipient in message.recipients:
-                outbox.enqueue(dataclasses.replace(message, recipients=(recipient,)))
+        """Deliver to local users, queue mail for the others (joins the caller's write
+        transaction, which holds ``locks(messages)``)."""
+        self.scheduler.deliver(messages)
+
+    def locks(self, calendar: CollectionRecord, messages: Sequence[OutgoingMessage]
+              ) -> list[str]:
+        """The calendar's lock and those of every calendar the messages may be delivered to."""
+        return [calendar.path, *self.scheduler.locks(messages)]
 
     @contextmanager
-    def _locked(self, calendar: CollectionRecord, key: IdempotencyKey | None
-                ) -> Iterator[None]:
+    def _locked(self, calendar: CollectionRecord, key: IdempotencyKey | None,
+                messages: Sequence[OutgoingMessage]) -> Iterator[None]:
         # The key is per token, not per calendar: its own lock serializes two requests with one
         # key that write to different calendars (on PostgreSQL each calendar has its own lock).
-        paths = [calendar.path]
+        paths = self.locks(calendar, messages)
         if key is not None:
             paths.append(IdempotencyKeys.lock_path(key.token_id, key.key))
         with self.store.write(*paths):
@@ -206,7 +211,7 @@ class EventService:
         messages = messages_for(None, cal, email, now) if notify else []
         finish = draft(Outcome(text, cal, prepared.etag, calendar.id, queued(messages)))
         keys = IdempotencyKeys(self.store)
-        with self._locked(calendar, key):
+        with self._locked(calendar, key, messages):
             stored = keys.find(key.token_id, key.key) if key is not None else None
             if stored is None:
                 record, _ = self.store.put_object(calendar.id, f"{uid}.ics", prepared,
@@ -241,7 +246,7 @@ class EventService:
         old = parsed_objects.get(record.text, record.etag)
         messages = messages_for(old, cal, email, now) if notify else []
         outcome = Outcome(result.text, cal, prepared.etag, calendar.id, queued(messages))
-        with self.store.write(calendar.path):
+        with self.store.write(*self.locks(calendar, messages)):
             new_record, _ = self.store.put_object(calendar.id, record.href, prepared,
                                                   if_match=record.etag)
             self.enqueue(messages)
@@ -254,7 +259,7 @@ class EventService:
         require_within_timeframe(policy, *stored_window(record))
         old = parsed_objects.get(record.text, record.etag)
         messages = messages_for(old, None, email) if notify else []
-        with self.store.write(calendar.path):
+        with self.store.write(*self.locks(calendar, messages)):
             self.store.delete_object(calendar.id, record.href, if_match=record.etag)
             self.enqueue(messages)
         return queued(messages)
@@ -276,7 +281,7 @@ class EventService:
         old = parsed_objects.get(record.text, record.etag)
         messages = messages_for(old, cal, email, now) if notify else []
         outcome = Outcome(text, cal, prepared.etag, calendar.id, queued(messages))
-        with self.store.write(calendar.path):
+        with self.store.write(*self.locks(calendar, messages)):
             new_record, _ = self.store.put_object(calendar.id, record.href, prepared,
                                                   if_match=record.etag)
             self.enqueue(messages)

@@ -91,7 +91,7 @@ class InstanceService:
         return _Edit(outcome, prepared, messages)
 
     def _write(self, record: ObjectRecord, calendar: CollectionRecord, edit: _Edit) -> Written:
-        with self.store.write(calendar.path):
+        with self.store.write(*self.events.locks(calendar, edit.messages)):
             new_record, _ = self.store.put_object(calendar.id, record.href, edit.prepared,
                                                   if_match=record.etag)
             self.events.enqueue(edit.messages)
@@ -180,7 +180,7 @@ class InstanceService:
             require_open_time(calendar, start, end)
         messages = [*messages_for(old, short_cal, email, now),
                     *messages_for(None, new_cal, email, now)] if notify else []
-        with self.store.write(calendar.path):
+        with self.store.write(*self.events.locks(calendar, messages)):
             self.store.put_object(calendar.id, record.href, short_prepared,
                                   if_match=record.etag)
             new_record, _ = self.store.put_object(calendar.id, f"{uid}.ics", new_prepared,
@@ -200,7 +200,7 @@ class InstanceService:
         shortened = truncate_series_text(record.text, key, now)
         cal, prepared = self.events.prepare(shortened)
         messages = messages_for(old, cal, policy.user.email, now) if notify else []
-        with self.store.write(calendar.path):
+        with self.store.write(*self.events.locks(calendar, messages)):
             self.store.put_object(calendar.id, record.href, prepared, if_match=record.etag)
             self.events.enqueue(messages)
         return queued(messages)

@@ -198,6 +198,13 @@ class Accounts:
                 user_account.c.username == username)).mappings().first()
         return _user(row) if row else None
 
+    def get_user_by_email(self, email: str) -> User | None:
+        """The user whose address this is (addresses are kept in lower case)."""
+        with self.db.read() as conn:
+            row = conn.execute(sa.select(user_account).where(
+                user_account.c.email == email.strip().lower())).mappings().first()
+        return _user(row) if row else None
+
     def get_user_by_id(self, user_id: int) -> User | None:
         with self.db.read() as conn:
             row = conn.execute(sa.select(user_account).where(

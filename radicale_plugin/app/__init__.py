@@ -14,6 +14,7 @@ from radicale import config as radicale_config
 from radicale import types
 
 from bridge.notify.service import PushService
+from bridge.service.scheduling import Scheduler
 from bridge.store.access import caldav_refusal, current_policy
 from bridge.store.notify import PUSH_DONT_NOTIFY
 from radicale_plugin.app.delete import ApplicationPartGuardedDelete
@@ -24,8 +25,13 @@ from radicale_plugin.app.props import ApplicationPartPropertyLimits
 from radicale_plugin.app.push import ApplicationPartPush, dont_notify
 from radicale_plugin.app.put import ApplicationPartLimitedPut
 from radicale_plugin.app.report import ApplicationPartExpandReport
+from radicale_plugin.app.schedule import ApplicationPartScheduling
 from radicale_plugin.internals import Application, check_application
-from radicale_plugin.store_factory import throttle_from_radicale_config
+from radicale_plugin.storage import SCHEDULE_REPLY
+from radicale_plugin.store_factory import (
+    store_from_radicale_config,
+    throttle_from_radicale_config,
+)
 
 
 def basic_username(environ: types.WSGIEnviron) -> str | None:
@@ -39,7 +45,8 @@ def basic_username(environ: types.WSGIEnviron) -> str | None:
     return decoded.partition(":")[0]
 
 
-class CalbridgeApplication(ApplicationPartPush, ApplicationPartExpandReport,
+class CalbridgeApplication(ApplicationPartScheduling, ApplicationPartPush,
+                           ApplicationPartExpandReport,
                            ApplicationPartListingPropfind, ApplicationPartCollectionGet,
                            ApplicationPartGuardedDelete, ApplicationPartPropertyLimits,
                            ApplicationPartLimitedPut, Application):
@@ -49,6 +56,8 @@ class CalbridgeApplication(ApplicationPartPush, ApplicationPartExpandReport,
         check_application(self)  # a Radicale outside the supported range fails here, named
         self._throttle = throttle_from_radicale_config(configuration)
         self.pushes = pushes
+        self.calendar_store = store_from_radicale_config(configuration)
+        self.scheduler = Scheduler(self.calendar_store)
 
     def __call__(self, environ: types.WSGIEnviron, start_response: Callable[..., Any]
                  ) -> Iterable[bytes]:
@@ -57,6 +66,8 @@ class CalbridgeApplication(ApplicationPartPush, ApplicationPartExpandReport,
         refusal_reset = caldav_refusal.set(None)
         dont_notify_reset = PUSH_DONT_NOTIFY.set(dont_notify(
             environ.get("HTTP_PUSH_DONT_NOTIFY")))
+        reply_reset = SCHEDULE_REPLY.set(
+            environ.get("HTTP_SCHEDULE_REPLY", "T").strip().upper() != "F")
         try:
             if "HTTP_AUTHORIZATION" in environ:
                 keys = self._throttle.keys(environ.get("REMOTE_ADDR"), basic_username(environ))
@@ -71,6 +82,7 @@ class CalbridgeApplication(ApplicationPartPush, ApplicationPartExpandReport,
             current_policy.reset(reset)
             caldav_refusal.reset(refusal_reset)
             PUSH_DONT_NOTIFY.reset(dont_notify_reset)
+            SCHEDULE_REPLY.reset(reply_reset)
 
     def _answer_refusals(self, environ: types.WSGIEnviron, start_response: Callable[..., Any]
                          ) -> Iterable[bytes]:

@@ -141,3 +141,24 @@ class MultistatusWriter:
         head = (f"<?xml version='1.0' encoding='{self._encoding}'?>\n"
                 f"<multistatus{declarations}>")
         return (head + "".join(self._parts) + "</multistatus>").encode(self._encoding)
+
+
+def move_found(response: ET.Element, values: dict[str, ET.Element]) -> None:
+    """Take the properties named in ``values`` out of the response's 404 propstat (where
+    Radicale lists what it does not know) into a 200 one with their values."""
+    found: list[ET.Element] = []
+    for propstat in response.findall("{DAV:}propstat"):
+        prop = propstat.find("{DAV:}prop")
+        if prop is None:
+            continue
+        for element in list(prop):
+            if element.tag in values:
+                prop.remove(element)
+                found.append(values[element.tag])
+        if len(prop) == 0:
+            response.remove(propstat)
+    if found:
+        propstat = ET.SubElement(response, "{DAV:}propstat")
+        prop = ET.SubElement(propstat, "{DAV:}prop")
+        prop.extend(found)
+        ET.SubElement(propstat, "{DAV:}status").text = "HTTP/1.1 200 OK"

@@ -28,7 +28,7 @@ from radicale import types
 from bridge.core.times import now_ts
 from bridge.notify import push
 from bridge.notify.service import PushService
-from radicale_plugin.app.multistatus import MultistatusWriter
+from radicale_plugin.app.multistatus import MultistatusWriter, move_found
 from radicale_plugin.internals import (
     Access,
     DeletePart,
@@ -121,7 +121,7 @@ class ApplicationPartPush(DeletePart, PropfindPart, PostPart):
             path = href[len(base_prefix):] if href.startswith(base_prefix) else href
             collection = self._calendar(path, user)
             if collection is not None:
-                _move_found(response, self._values(collection.record.id))
+                move_found(response, self._values(collection.record.id))
         writer = MultistatusWriter(self.encoding)
         for response in root:
             writer.element(response)
@@ -157,23 +157,3 @@ def _push_register(body: bytes) -> ET.Element | None:
     except (ET.ParseError, ValueError):
         return None
     return root if root.tag == f"{push.P}push-register" else None
-
-
-def _move_found(response: ET.Element, values: dict[str, ET.Element]) -> None:
-    """Take the push properties out of the response's 404 propstat into a 200 one."""
-    found: list[ET.Element] = []
-    for propstat in response.findall(f"{_D}propstat"):
-        prop = propstat.find(f"{_D}prop")
-        if prop is None:
-            continue
-        for element in list(prop):
-            if element.tag in values:
-                prop.remove(element)
-                found.append(values[element.tag])
-        if len(prop) == 0:
-            response.remove(propstat)
-    if found:
-        propstat = ET.SubElement(response, f"{_D}propstat")
-        prop = ET.SubElement(propstat, f"{_D}prop")
-        prop.extend(found)
-        ET.SubElement(propstat, f"{_D}status").text = "HTTP/1.1 200 OK"
