@@ -258,9 +258,16 @@ def test_nothing_is_lost_while_smtp_is_down_nor_across_a_restart(mail_env: MailE
     mail_env.smtp.stop()
     for i in range(3):
         create(mail_env, summary=f"Down {i}", attendees=[f"guest{i}@example.org"])
+    # A calendar app's save schedules through the same outbox.
+    put_over_caldav(mail_env, "down-caldav", (
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//calbridge tests//EN\r\n"
+        "BEGIN:VEVENT\r\nUID:down-caldav\r\nDTSTAMP:20260101T000000Z\r\n"
+        "DTSTART:20261218T090000Z\r\nDTEND:20261218T100000Z\r\nSUMMARY:Down CalDAV\r\n"
+        "ORGANIZER:mailto:alice@example.com\r\nATTENDEE:mailto:guest-caldav@example.org\r\n"
+        "END:VEVENT\r\nEND:VCALENDAR\r\n"), "2026-12-18")
     time.sleep(1.0)  # delivery rounds fail and back off
     queued = [m for m in cli_json(mail_env.server, "outbox", "list") if m["status"] != "sent"]
-    assert len(queued) == 3 and all(m["status"] in ("queued", "sending") for m in queued)
+    assert len(queued) == 4 and all(m["status"] in ("queued", "sending") for m in queued)
     assert any(m["lastError"] for m in queued)
 
     mail_env.server.stop()  # the server restarts while SMTP is still down
@@ -271,11 +278,12 @@ def test_nothing_is_lost_while_smtp_is_down_nor_across_a_restart(mail_env: MailE
         "from": "2026-12-11T09:00:00Z", "to": "2026-12-11T10:00:00Z",
         "attendees": ["guest3@example.org"]})
     mail_env.smtp.start()
-    delivered = mail_env.smtp.mailbox.wait_for(4, timeout=60)
+    delivered = mail_env.smtp.mailbox.wait_for(5, timeout=60)
     time.sleep(1.5)  # a few more rounds: nothing is sent twice
     delivered = mail_env.smtp.mailbox.take()
     recipients = sorted(r for rcpts, _ in delivered for r in rcpts)
-    assert recipients == [f"guest{i}@example.org" for i in range(4)]
+    assert recipients == sorted([f"guest{i}@example.org" for i in range(4)]
+                                + ["guest-caldav@example.org"])
     statuses = {m["status"] for m in cli_json(mail_env.server, "outbox", "list")}
     assert statuses == {"sent"}
 

@@ -191,7 +191,10 @@ def test_cancelling_one_instance_excludes_it_from_the_attendees_copy(env: Env,
                                          "RRULE:FREQ=DAILY;COUNT=5\r\nEXDATE:20261212T090000Z"
                                          "\r\n"))
     [(recipient, mail)] = env.mails(1)
-    assert (recipient, str(mail["METHOD"])) == (DAVE, "REQUEST")  # the recurrence changed
+    assert (recipient, str(mail["METHOD"])) == (DAVE, "CANCEL")  # that instance only
+    [cancelled] = mail.walk("VEVENT")
+    assert cancelled["RECURRENCE-ID"].to_ical() == b"20261212T090000Z"
+    assert cancelled["DTSTART"].to_ical() == b"20261212T090000Z" and "RRULE" not in cancelled
     [bobs] = env.copies("bob", uid)
     assert b"20261212T090000Z" in bobs.walk("VEVENT")[0]["EXDATE"].to_ical()
 

@@ -18,6 +18,8 @@ Decisions:
   CANCEL and REPLY carry the master's identifying properties only.
 * One instance of a series is decided as an event of its own (``instance_calendar``): its
   messages carry its RECURRENCE-ID (RFC 5546 3.2.2.1, 3.2.5, 3.2.3).
+* A series whose only change is new EXDATEs (a client deleting occurrences) sends a CANCEL of
+  each excluded instance to every attendee, not the whole series again.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import icalendar
 from icalendar.parser import Contentline
 
 from bridge.core.codec import PRODID
+from bridge.core.times import time_value
 
 RESPONSE_COMMENT = "X-RESPONSE-COMMENT"
 _PARTSTAT_WORDS = {"ACCEPTED": "Accepted", "DECLINED": "Declined",
@@ -261,12 +264,53 @@ def _comment(event: icalendar.cal.Component, actor: str) -> str | None:
     return None
 
 
+def _exdates(event: icalendar.cal.Component) -> set[dt.date | dt.datetime]:
+    return {one.dt for value in _as_list(event.get("EXDATE")) for one in value.dts}
+
+
+def _excluded(before: icalendar.cal.Component, after: icalendar.cal.Component
+              ) -> list[dt.date | dt.datetime]:
+    """The instances ``after`` newly excludes (EXDATE), when that is all that changed in what
+    would reschedule the series; else nothing."""
+    kept = [names for names in _RESCHEDULING if "EXDATE" not in names]
+    recurrence = ("RRULE", "RDATE", "EXRULE")
+    if any(_values(before, names) != _values(after, names) for names in kept) or \
+            _values(before, recurrence) != _values(after, recurrence):
+        return []
+    old, new = _exdates(before), _exdates(after)
+    return sorted(new - old, key=str) if old <= new else []
+
+
+def _occurrence(calendar: icalendar.Calendar, when: dt.date | dt.datetime
+                ) -> icalendar.cal.Component:
+    """The instance of the series starting at ``when``: its override, or the master moved
+    there with that RECURRENCE-ID."""
+    for event in calendar.walk("VEVENT"):
+        if "RECURRENCE-ID" in event and time_value(event, "RECURRENCE-ID") == when:
+            return event
+    series = master(calendar)
+    instance = copy.deepcopy(series)
+    start = time_value(series, "DTSTART")
+    for name in ("DTSTART", "DTEND", "RECURRENCE-ID"):
+        instance.pop(name, None)
+    instance.add("DTSTART", when)
+    instance.add("RECURRENCE-ID", when)
+    if "DTEND" in series:
+        instance.add("DTEND", when + (time_value(series, "DTEND") - start))
+    return instance
+
+
 def _update_messages(old: icalendar.Calendar, new: icalendar.Calendar, actor: str,
                      now: dt.datetime | None) -> list[ItipMessage]:
     before, after = master(old), master(new)
     old_addresses = {a.lower() for a in attendees(before)}
     new_addresses = {a.lower() for a in attendees(after)}
     everyone = _others(after, actor)
+    excluded = _excluded(before, after) if old_addresses == new_addresses else []
+    if excluded and everyone:
+        # Instances deleted from a series (EXDATE): a CANCEL of each, not the series again.
+        return [cancel(instance_calendar(old, _occurrence(old, when)), actor, everyone, now)
+                for when in excluded]
     rescheduled = any(_values(before, names) != _values(after, names) for names in _RESCHEDULING)
     invited = everyone if rescheduled else [a for a in everyone
                                             if a.lower() not in old_addresses]
