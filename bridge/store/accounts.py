@@ -171,6 +171,12 @@ class Accounts:
                 user_account.c.id == user_id)).mappings().first()
         return _user(row) if row else None
 
+    def get_user_by_email(self, email: str) -> User | None:
+        with self.db.read() as conn:
+            row = conn.execute(sa.select(user_account).where(
+                user_account.c.email == email.strip().lower())).mappings().first()
+        return _user(row) if row else None
+
     def check_password(self, username: str, password: str) -> User | None:
         with self.db.read() as conn:
             row = conn.execute(sa.select(user_account).where(
