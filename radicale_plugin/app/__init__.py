@@ -24,6 +24,7 @@ from radicale_plugin.app.props import ApplicationPartPropertyLimits
 from radicale_plugin.app.push import ApplicationPartPush, dont_notify
 from radicale_plugin.app.put import ApplicationPartLimitedPut
 from radicale_plugin.app.report import ApplicationPartExpandReport
+from radicale_plugin.app.shared import ApplicationPartSharedCalendar
 from radicale_plugin.internals import Application, check_application
 from radicale_plugin.store_factory import throttle_from_radicale_config
 
@@ -39,7 +40,8 @@ def basic_username(environ: types.WSGIEnviron) -> str | None:
     return decoded.partition(":")[0]
 
 
-class CalbridgeApplication(ApplicationPartPush, ApplicationPartExpandReport,
+class CalbridgeApplication(ApplicationPartSharedCalendar, ApplicationPartPush,
+                           ApplicationPartExpandReport,
                            ApplicationPartListingPropfind, ApplicationPartCollectionGet,
                            ApplicationPartGuardedDelete, ApplicationPartPropertyLimits,
                            ApplicationPartLimitedPut, Application):
