@@ -18,6 +18,7 @@ from bridge.store.access import caldav_refusal, current_policy
 from bridge.store.notify import PUSH_DONT_NOTIFY
 from radicale_plugin.app.delete import ApplicationPartGuardedDelete
 from radicale_plugin.app.get import ApplicationPartCollectionGet
+from radicale_plugin.app.invite import ApplicationPartCalendarServerSharing
 from radicale_plugin.app.options import with_dav_header
 from radicale_plugin.app.propfind import ApplicationPartListingPropfind
 from radicale_plugin.app.props import ApplicationPartPropertyLimits
@@ -40,7 +41,8 @@ def basic_username(environ: types.WSGIEnviron) -> str | None:
     return decoded.partition(":")[0]
 
 
-class CalbridgeApplication(ApplicationPartSharedCalendar, ApplicationPartPush,
+class CalbridgeApplication(ApplicationPartSharedCalendar, ApplicationPartCalendarServerSharing,
+                           ApplicationPartPush,
                            ApplicationPartExpandReport,
                            ApplicationPartListingPropfind, ApplicationPartCollectionGet,
                            ApplicationPartGuardedDelete, ApplicationPartPropertyLimits,

@@ -13,6 +13,7 @@ from radicale_plugin.internals import RADICALE_DAV_CLASSES
 # One entry per line: each feature adds its own class here.
 EXTRA_DAV_CLASSES: tuple[str, ...] = (
     "webdav-push",  # app/push.py
+    "calendarserver-sharing",  # app/invite.py
 )
 
 
