@@ -5,10 +5,14 @@ PostgreSQL."""
 from __future__ import annotations
 
 import datetime as dt
+import os
+import subprocess
+import sys
 import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import caldav
 import pytest
@@ -18,6 +22,7 @@ from tests.api_helpers import Api, cli_json, make_token
 from tests.conftest import PASSWORD, QUIET_AUTH, Server, store_env
 
 EVENTS = "/api/access/calendar/events"
+VDIRSYNCER = Path(sys.executable).parent / "vdirsyncer"
 PRIVILEGES = ('<?xml version="1.0"?><D:propfind xmlns:D="DAV:"><D:prop>'
               "<D:current-user-privilege-set/></D:prop></D:propfind>")
 COLOR = ('<?xml version="1.0"?><D:propfind xmlns:D="DAV:" '
@@ -253,3 +258,49 @@ def test_a_new_event_written_by_a_recipient_over_rest_lands_in_the_owners_calend
     alice_events = team.dav("alice").calendar(url=board["caldavUrl"]).events()
     assert [e.icalendar_component["SUMMARY"] for e in alice_events] == [
         created.json()["event"]["summary"]]
+
+
+def test_vdirsyncer_discovers_and_syncs_a_shared_calendar_both_ways(
+        team: Team, tmp_path: Path) -> None:
+    board = team.new_calendar("Synced with vdirsyncer")
+    team.share(board, username="bob", access="read-write")
+    put(f"{board['caldavUrl']}alice-v.ics", "alice", event_text("alice-v", "Alice's"))
+    local = tmp_path / "local"
+    local.mkdir()
+    config = tmp_path / "vdirsyncer.conf"
+    config.write_text(f"""
+[general]
+status_path = "{tmp_path / 'status'}/"
+
+[pair cal]
+a = "local"
+b = "remote"
+collections = ["from b"]
+
+[storage local]
+type = "filesystem"
+path = "{local}/"
+fileext = ".ics"
+
+[storage remote]
+type = "caldav"
+url = "{team.server.url}/"
+username = "bob"
+password = "{PASSWORD}"
+""")
+
+    def vdirsyncer(*args: str) -> None:
+        result = subprocess.run([str(VDIRSYNCER), "-c", str(config), *args],
+                                input="y\n" * 10, capture_output=True, text=True, timeout=60,
+                                env={**os.environ, "LC_ALL": "C.UTF-8", "LANG": "C.UTF-8"})
+        assert result.returncode == 0, result.stdout + result.stderr
+
+    vdirsyncer("discover")
+    vdirsyncer("sync")
+    mirrored = local / f"shared-{board['id']}"
+    assert [p.read_text().count("SUMMARY:Alice's") for p in mirrored.glob("*.ics")] == [1]
+    (mirrored / "bob-v.ics").write_text(event_text("bob-v", "Bob's from vdirsyncer", 2))
+    vdirsyncer("sync")
+    summaries = sorted(e.icalendar_component["SUMMARY"] for e in
+                       team.dav("alice").calendar(url=board["caldavUrl"]).events())
+    assert summaries == ["Alice's", "Bob's from vdirsyncer"]
