@@ -12,6 +12,7 @@ from bridge.api.feeds import feeds_blueprint, ics_blueprint
 from bridge.api.health import health_blueprint
 from bridge.api.rsvp import rsvp_blueprint
 from bridge.api.schedules import schedules_blueprint
+from bridge.api.shares import shares_blueprint
 from bridge.api.tokens import tokens_blueprint
 from bridge.api.webhooks import webhooks_blueprint
 from bridge.auth import authenticate_request
@@ -64,6 +65,7 @@ def create_app(settings: Settings, store: CalendarStore) -> OpenAPI:
     app.register_api(feeds_blueprint)
     app.register_api(webhooks_blueprint)
     app.register_api(rsvp_blueprint)
+    app.register_api(shares_blueprint)
     app.register_api(ics_blueprint)
     app.register_api(events_blueprint)
     app.add_url_rule("/api/openapi.json", "openapi_document", lambda: app.api_doc)

@@ -69,7 +69,8 @@ def require_scope(scope: str) -> AccessPolicy:
 
 def calendar_of_request(calendar_id: int, need: str, workspace: Workspace | None = None
                         ) -> CollectionRecord:
-    """The calendar, if the caller may ``need`` ("freebusy", "read", "write", "delete") it.
+    """The calendar, if the caller may ``need`` ("freebusy", "read", "write", "delete",
+    "configure") it.
 
     Invisible calendars (another workspace, another member's) are 404 and never revealed; a
     calendar outside the token's allow-list is TOKEN_DENIED; a missing right is ACCESS_DENIED.

@@ -6,10 +6,14 @@ from __future__ import annotations
 import datetime as dt
 import re
 from http import HTTPStatus
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal, cast
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
+
+from bridge.core.times import iso_z
+from bridge.store.access import AccessName
+from bridge.store.shares import Share
 
 
 def _known_zone(value: str) -> str:
@@ -104,3 +108,42 @@ Responses = dict[str | int | HTTPStatus, type[BaseModel] | dict[Any, Any] | None
 
 def problem_responses(*statuses: int) -> Responses:
     return {status: Problem for status in statuses}
+
+
+# -- shares: the shares family manages them, calendar responses list them (``sharedWith``) -------
+
+ShareLevel = Literal["freebusy", "read", "read-write"]
+# How the user reaches a calendar: its owner, a workspace admin, or a share's level.
+CalendarAccess = AccessName
+
+
+class ShareRecipient(ApiModel):
+    type: Literal["user", "workspace"]
+    username: str | None = Field(description="user shares: the recipient's username")
+    email: str | None = Field(description="user shares: the recipient's email")
+    workspace_uuid: str | None = Field(description="workspace shares: every member of it")
+
+
+class ShareResponse(ApiModel):
+    id: int
+    calendar_id: int
+    recipient: ShareRecipient
+    access: ShareLevel = Field(description="freebusy: busy time only; read; read-write: "
+                                           "events may be created, changed and deleted")
+    status: Literal["accepted", "pending", "declined"] = Field(
+        description="pending/declined: an invitation from Apple Calendar not (yet) accepted")
+    created_by: str
+    created_at: str
+    updated_at: str
+
+
+def share_json(share: Share, workspace_uuid: str | None) -> dict[str, Any]:
+    """A stored share as the API shows it (``workspace_uuid``: of a workspace share)."""
+    recipient = ShareRecipient(
+        type="user" if share.user_id is not None else "workspace", username=share.username,
+        email=share.email, workspace_uuid=workspace_uuid if share.user_id is None else None)
+    return ShareResponse(
+        id=share.id, calendar_id=share.calendar_id, recipient=recipient,
+        access=cast(ShareLevel, share.level), status=cast(Any, share.status),
+        created_by=share.created_by, created_at=iso_z(share.created_at),
+        updated_at=iso_z(share.updated_at)).model_dump(by_alias=True)

@@ -32,6 +32,7 @@ from radicale import rights as radicale_rights
 from radicale import storage as radicale_storage
 from radicale.app import base as app_base
 from radicale.app import get as app_get
+from radicale.app import proppatch as app_proppatch
 from radicale.app import report as app_report
 from radicale.app.delete import ApplicationPartDelete
 from radicale.app.get import ApplicationPartGet
@@ -74,6 +75,7 @@ _MODULE_NEEDS: tuple[tuple[object, str, tuple[str, ...]], ...] = (
     (ApplicationPartPost, "radicale.app.post.ApplicationPartPost", ("do_POST",)),
     (app_get, "radicale.app.get", ("propose_filename", "requests_freebusy_view")),
     (app_report, "radicale.app.report", ("xml_item_response",)),
+    (app_proppatch, "radicale.app.proppatch", ("xml_proppatch",)),
     (item_filter, "radicale.item.filter", ("parse_time_range", "simplify_prefilters")),
     (httputils, "radicale.httputils",
      ("read_raw_request_body", "NOT_ALLOWED", "BAD_REQUEST", "DAV_HEADERS")),
@@ -132,6 +134,13 @@ def item_response(base_prefix: str, href: str, found: list[ET.Element],
                   not_found: list[ET.Element]) -> ET.Element:
     return app_report.xml_item_response(base_prefix, href, found_props=found,
                                         not_found_props=not_found)
+
+
+def proppatch_answer(base_prefix: str, path: str, request: ET.Element | None,
+                     collection: radicale_storage.BaseCollection) -> ET.Element:
+    """Radicale's PROPPATCH: the request's properties set (``collection.set_meta``) and the
+    multistatus answering it."""
+    return app_proppatch.xml_proppatch(base_prefix, path, request, collection)
 
 
 def parse_time_range(element: ET.Element) -> tuple[datetime, datetime]:

@@ -10,6 +10,8 @@ from radicale import pathutils
 from radicale import rights as radicale_rights
 
 from bridge.store.access import AccessPolicy, current_policy
+from bridge.store.shares import alias_calendar_id, is_alias_name
+from bridge.store.store import CollectionRecord
 from radicale_plugin.store_factory import store_from_radicale_config
 
 
@@ -43,14 +45,32 @@ class Rights(radicale_rights.BaseRights):
         if len(parts) > 2:
             return ""
         record = self._store.get_collection("/".join(parts))
+        if record is None and is_alias_name(parts[1]):
+            # A calendar shared with the home's user: theirs alone to reach by this path.
+            shared = self._shared(policy, user, parts)
+            return "" if shared is None else self._calendar_letters(policy, shared, alias=True)
         if record is None or not record.tag:
             # Not (yet) a calendar: its owner may create one where writes are allowed; a
             # token's calendar goes to the token's workspace (Storage.create_collection).
             return "rwD" if parts[0] == user and policy.may_create_calendars else "D"
+        return self._calendar_letters(policy, record, alias=False)
+
+    def _shared(self, policy: AccessPolicy, user: str, parts: list[str]
+                ) -> CollectionRecord | None:
+        calendar_id = alias_calendar_id(parts[1])
+        if parts[0] != user or calendar_id is None:
+            return None
+        record = self._store.get_collection_by_id(calendar_id)
+        return record if record is not None and policy.grant(record) is not None else None
+
+    @staticmethod
+    def _calendar_letters(policy: AccessPolicy, record: CollectionRecord, alias: bool) -> str:
         rights = policy.rights(record)
         letters = "r" if rights.read else ("f" if rights.freebusy else "")
         if rights.write:
-            letters += "w" if rights.delete else "wd"  # d: may not delete the calendar itself
-            if not (rights.delete and policy.all_operations):
+            # d: may not delete the calendar itself (a recipient's DELETE of their alias is
+            # answered before Radicale: it hides the alias, app/sharing.py).
+            letters += "w" if rights.delete and not alias else "wd"
+            if not (rights.delete and policy.all_operations) or alias:
                 letters += "o"  # a whole-calendar PUT deletes and creates every object
         return letters

@@ -3,6 +3,13 @@
 It translates; the store decides. Every O(N) default of BaseCollection is replaced by an
 indexed store query, and Items are built from columns so that no query the index answers
 parses any iCalendar.
+
+A calendar shared with a user appears in their home as ``/<user>/shared-<id>/``
+(``bridge.store.shares``): a Collection with that path over the owner's record, so objects,
+change log and sync tokens are the owner's; its properties are the owner's with the
+recipient's own overrides, which PROPPATCH on that path keeps per recipient. Deleting it
+hides it from the recipient's home (the owner's calendar is never deleted through it), and
+write locks are taken on the owner's path, so both paths serialize against each other.
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ from bridge.core.times import http_date
 from bridge.core.vcard import VCARD
 from bridge.service.scheduling import RsvpLinks, Scheduler
 from bridge.store.access import AccessPolicy, current_policy
+from bridge.store.shares import OVERRIDABLE, Grant, alias_calendar_id, alias_name
 from bridge.store.store import (
     CalendarStore,
     CollectionRecord,
@@ -88,10 +96,16 @@ LIMIT_PROPERTIES = ("C:max-instances", "C:min-date-time", "C:max-date-time")
 class Collection(radicale_storage.BaseCollection):
     """A calendar, an address book, a principal or the root ("")."""
 
-    def __init__(self, storage: Storage, path: str, record: CollectionRecord | None) -> None:
+    def __init__(self, storage: Storage, path: str, record: CollectionRecord | None,
+                 grant: Grant | None = None) -> None:
         self._storage = storage
         self._path = path
         self._record = record
+        self._grant = grant  # set on a shared calendar seen from a recipient's home
+
+    @property
+    def grant(self) -> Grant | None:
+        return self._grant
 
     @property
     def store(self) -> CalendarStore:
@@ -232,6 +246,9 @@ class Collection(radicale_storage.BaseCollection):
             for top in self.store.child_collections(""):
                 self.store.delete_collection(top.id)
             return
+        if href is None and self._grant is not None:
+            self._hide()  # the recipient's copy goes; the owner's calendar stays
+            return
         if href is None:
             self.store.delete_collection(self.record.id)
             return
@@ -248,8 +265,15 @@ class Collection(radicale_storage.BaseCollection):
 
     # -- metadata ------------------------------------------------------------------------
 
+    def _hide(self) -> None:
+        user = self.store.shares.user_id(self._path.split("/", 1)[0])
+        if user is not None:
+            self.store.shares.set_settings(user, self.record.id, visible=False)
+
     def get_meta(self, key: str | None = None) -> Any:
         props = self._record.props if self._record is not None else {}
+        if self._grant is not None and self._grant.props:
+            props = {**props, **self._grant.props}
         if key in LIMIT_PROPERTIES and props.get("tag") == "VCALENDAR":
             return {"C:max-instances": str(self.store.limits.max_instances),
                     "C:min-date-time": caldav_time(MIN_DATE_TIME),
@@ -258,11 +282,36 @@ class Collection(radicale_storage.BaseCollection):
 
     def set_meta(self, props: Mapping[str, str]) -> None:
         policy = current_policy.get()
+        if self._grant is not None:
+            self._set_overrides(props)
+            return
         if policy is not None and props.get("tag", "") != self.record.tag and \
                 not policy.rights(self.record).delete:
             # Un-calendaring (or re-typing) a collection hides all it holds: as a delete.
             raise Refused("Changing the resource type of a calendar needs calendars:admin.")
+        if policy is not None and dict(props) != self.record.props and \
+                not policy.rights(self.record).configure:
+            # A share's recipient changes their own view (their home's path), not the owner's.
+            raise Refused("Only the calendar's owner and workspace admins change its "
+                          "properties.")
         self._record = self.store.set_props(self.record.id, props)
+
+    def _set_overrides(self, props: Mapping[str, str]) -> None:
+        """A recipient's PROPPATCH: their own display name, colour and order, nothing else."""
+        current = self.get_meta()
+        changed = {k for k in set(props) | set(current) if props.get(k) != current.get(k)}
+        if changed - set(OVERRIDABLE):
+            raise Refused("On a shared calendar only " + ", ".join(OVERRIDABLE)
+                          + " can be set, and only for yourself.")
+        user = self.store.shares.user_id(self._path.split("/", 1)[0])
+        if user is None:
+            raise NotFound(self._path)
+        try:
+            self.store.shares.set_settings(user, self.record.id,
+                                           props={k: props.get(k) for k in changed})
+        except ValueError as exc:
+            raise Refused(str(exc)) from exc
+        self._grant = self.store.shares.grant(self._path.split("/", 1)[0], self.record.id)
 
     @property
     def last_modified(self) -> str:
@@ -277,9 +326,10 @@ class Collection(radicale_storage.BaseCollection):
     def serialize(self, vcf_to_ics: bool = False, ShareActions: dict | None = None) -> str:  # noqa: N803
         if self.tag != "VCALENDAR" or self._record is None:
             return super().serialize(vcf_to_ics, ShareActions or {})
+        # The owner's name, whichever path asks: the body is cached by revision.
         return bundle_calendar(self.store.object_texts(self.record.id),
-                               self.get_meta("D:displayname"),
-                               self.get_meta("C:calendar-description"))
+                               self.record.props.get("D:displayname"),
+                               self.record.props.get("C:calendar-description"))
 
     def sync(self, old_token: str = "") -> tuple[str, Iterable[str]]:
         return self.store.changes_since(self.record.id, old_token)
@@ -338,26 +388,58 @@ class Storage(radicale_storage.BaseStorage):
                 for top in self.store.child_collections(""):
                     yield Collection(self, top.path, top)
             return
-        record = self.store.get_collection(sane_path)
-        if record is None:
+        collection = self.collection_at(sane_path)
+        if collection is None:
             parent_path, _, href = sane_path.rpartition("/")
-            parent = self.store.get_collection(parent_path) if parent_path else None
+            parent = self.collection_at(parent_path) if parent_path else None
             if parent is None:
                 return
-            parent_collection = Collection(self, parent.path, parent)
-            found = list(parent_collection.served(self.store.get_objects(parent.id, [href])))
+            found = list(parent.served(self.store.get_objects(parent.record.id, [href])))
             if found:
-                yield parent_collection.item_from(found[0])
+                yield parent.item_from(found[0])
             return
-        collection = Collection(self, record.path, record)
         yield collection
         if depth == "0":
             return
+        record = collection.record
         for item_record in collection.served(self.store.get_objects(record.id)):
             with child_context(sane_path, item_record.href):
                 yield collection.item_from(item_record)
         for child in self.store.child_collections(sane_path):
             yield Collection(self, child.path, child)
+        if "/" not in sane_path:  # a home: the calendars shared with its user
+            yield from self.shared_calendars(sane_path)
+
+    def collection_at(self, sane_path: str) -> Collection | None:
+        """The collection of a path: a stored one, or a shared calendar's alias in a home."""
+        record = self.store.get_collection(sane_path)
+        if record is not None:
+            return Collection(self, record.path, record)
+        home, _, name = sane_path.partition("/")
+        calendar_id = alias_calendar_id(name) if home and "/" not in name else None
+        if calendar_id is None:
+            return None
+        record = self.store.get_collection_by_id(calendar_id)
+        grant = self.store.shares.grant(home, calendar_id) if record is not None else None
+        if record is None or grant is None:
+            return None
+        return Collection(self, sane_path, record, grant)
+
+    def shared_calendars(self, home: str) -> Iterator[Collection]:
+        for calendar_id, grant in sorted(self.store.shares.listed(home).items()):
+            record = self.store.get_collection_by_id(calendar_id)
+            if record is not None:
+                yield Collection(self, f"{home}/{alias_name(calendar_id)}", record, grant)
+
+    def lock_path(self, path: str) -> str:
+        """A write lock's scope: the owner's path for a shared calendar's alias."""
+        sane = path.strip("/")
+        parts = sane.split("/")
+        if len(parts) >= 2 and alias_calendar_id(parts[1]) is not None:
+            collection = self.collection_at("/".join(parts[:2]))
+            if collection is not None:
+                return "/".join([collection.record.path, *parts[2:]])
+        return sane
 
     def move(self, item: radicale_item.Item, to_collection: radicale_storage.BaseCollection,
              to_href: str) -> None:
@@ -392,7 +474,7 @@ class Storage(radicale_storage.BaseStorage):
                      ) -> Iterator[None]:
         if mode == "w":
             paths = [p for p in (kwargs.get("path"), kwargs.get("to_path")) if p] or [""]
-            with self.store.write(*[p.strip("/") for p in paths]):
+            with self.store.write(*[self.lock_path(p) for p in paths]):
                 yield
         else:
             with self.store.read():

@@ -1,5 +1,7 @@
 """One policy on both doors: every credential kind against own, same-workspace and
-other-workspace calendars, for read, write and delete, over REST and over CalDAV.
+other-workspace calendars, for read, write and delete, over REST and over CalDAV; then the
+share dimension (none, free/busy, read, read-write; to the user or the whole workspace; with a
+password or a token), on SQLite and PostgreSQL.
 
 "Allowed" writes and deletes are sent with a stale If-Match, so an allowed cell answers 412 and
 changes nothing, while a refused one answers 401/403/404 before the precondition is looked at.
@@ -16,7 +18,7 @@ import requests
 
 from tests.api_helpers import cli_json, two_workspaces
 from tests.api_helpers import make_token as token
-from tests.conftest import PASSWORD, Server
+from tests.conftest import PASSWORD, Server, store_env
 
 STALE = '"stale-etag"'
 EVENT = ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:{uid}\r\n"
@@ -264,3 +266,143 @@ def test_workspace_admin_manages_tokens_over_rest(world: World) -> None:
     _, member = world.credentials["read-write"]
     assert requests.get(base, headers={"Authorization": f"Bearer {member}"}
                         ).status_code == 403
+
+
+# -- the share dimension: none / free-busy / read / read-write, shared with the user or with
+# the whole workspace, used with a password or a token, on both doors, on both stores --------
+
+SHARE_LEVELS = ("none", "freebusy", "read", "read-write")
+SHARE_TARGETS = ["none"] + [f"{level} via {via}" for level in SHARE_LEVELS[1:]
+                            for via in ("user", "workspace")]
+SHARE_ROWS = ("bob password", "bob token", "mallory password", "mallory token")
+# REST (GET event, DELETE event with a stale If-Match, free/busy) and CalDAV (GET object, PUT
+# with a stale If-Match, free-busy REPORT) by the level that reaches the caller.
+SHARE_REST = {"none": (404, 404, 404), "freebusy": (403, 403, 200),
+              "read": (200, 403, 200), "read-write": (200, 412, 200)}
+SHARE_CALDAV = {"none": (403, 403, 403), "freebusy": (403, 403, 200),
+                "read": (200, 403, 200), "read-write": (200, 412, 200)}
+FREE_BUSY_QUERY = ('<?xml version="1.0"?><C:free-busy-query xmlns:C="urn:ietf:params:xml:ns:'
+                   'caldav"><C:time-range start="20261101T000000Z" end="20261231T000000Z"/>'
+                   "</C:free-busy-query>")
+
+
+@dataclass
+class ShareWorld:
+    server: Server
+    workspaces: dict[str, str]
+    calendars: dict[str, dict]        # target -> alice's calendar, with "event" and "href"
+    credentials: dict[str, tuple[str, str, str]]   # row -> (username, secret, workspace key)
+
+
+@pytest.fixture(scope="module")
+def share_world(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest,
+                backend: str) -> Iterator[ShareWorld]:
+    server = UnthrottledServer(tmp_path_factory.mktemp(f"share-matrix-{backend}"),
+                               extra_env=store_env(request, backend))
+    server.start()
+    ws_a, ws_b = two_workspaces(server, "Rival")
+    alice = token(server, "alice", ws_a, "calendars:admin")
+    calendars = {}
+    for target in SHARE_TARGETS:
+        calendar = create_calendar(server, ws_a, alice, f"Shared {target}")
+        level, _, via = target.partition(" via ")
+        if level != "none":
+            body = {"workspace": True} if via == "workspace" else {"username": "bob"}
+            shared = requests.post(f"{server.url}/api/v2/w/{ws_a}/calendars/{calendar['id']}"
+                                   "/shares", headers={"Authorization": f"Bearer {alice}"},
+                                   json={**body, "access": level})
+            assert shared.status_code == 201, shared.text
+        href = f"{uuid.uuid4().hex}.ics"
+        stored = requests.put(f"{calendar['caldavUrl']}{href}", auth=("alice", PASSWORD),
+                              data=EVENT.format(uid=uuid.uuid4().hex),
+                              headers={"Content-Type": "text/calendar"})
+        assert stored.status_code == 201, stored.text
+        listed = requests.get(f"{server.url}/api/access/calendar/events", params={
+            "calendarId": calendar["id"], "from": "2026-11-01T00:00:00Z",
+            "to": "2026-12-31T00:00:00Z"}, headers={"Authorization": f"Bearer {alice}"})
+        calendars[target] = {**calendar, "event": listed.json()["events"][0]["id"],
+                             "href": href}
+    credentials = {
+        "bob password": ("bob", PASSWORD, "A"),
+        "bob token": ("bob", token(server, "bob", ws_a, "calendars:read,calendars:write"), "A"),
+        "mallory password": ("mallory", PASSWORD, "B"),
+        "mallory token": ("mallory", token(server, "mallory", ws_b, "calendars:admin"), "B"),
+    }
+    yield ShareWorld(server, {"A": ws_a, "B": ws_b}, calendars, credentials)
+    server.stop()
+
+
+def share_level(row: str, target: str) -> str:
+    return "none" if row.startswith("mallory") else target.partition(" via ")[0]
+
+
+SHARE_CELLS = [(row, target) for row in SHARE_ROWS for target in SHARE_TARGETS]
+
+
+@pytest.mark.parametrize(("row", "target"), [c for c in SHARE_CELLS if "token" in c[0]])
+def test_rest_door_applies_shares(share_world: ShareWorld, row: str, target: str) -> None:
+    _, secret, _ = share_world.credentials[row]
+    calendar = share_world.calendars[target]
+    api = f"{share_world.server.url}/api/access/calendar"
+    headers = {"Authorization": f"Bearer {secret}"}
+    answers = (
+        requests.get(f"{api}/events/{calendar['event']}", headers=headers),
+        requests.delete(f"{api}/events/{calendar['event']}",
+                        headers={**headers, "If-Match": STALE}),
+        requests.get(f"{api}/freebusy", headers=headers, params={
+            "calendars": str(calendar["id"]), "from": "2026-11-01T00:00:00Z",
+            "to": "2026-12-31T00:00:00Z"}),
+    )
+    assert tuple(a.status_code for a in answers) == SHARE_REST[share_level(row, target)]
+    for answer in answers[:2]:
+        assert answer.status_code in (200, 412) or "secret meeting" not in answer.text
+    assert answers[2].status_code != 200 or "secret meeting" not in answers[2].text
+    listed = requests.get(f"{api}/calendars", headers=headers).json()["data"]
+    access = {c["id"]: c["access"] for c in listed}.get(calendar["id"])
+    level = share_level(row, target)
+    assert access == (None if level == "none" else level)
+
+
+@pytest.mark.parametrize(("row", "target"), SHARE_CELLS)
+def test_caldav_door_applies_the_same_shares(share_world: ShareWorld, row: str,
+                                             target: str) -> None:
+    username, secret, _ = share_world.credentials[row]
+    calendar = share_world.calendars[target]
+    url = calendar["caldavUrl"]
+    auth = (username, secret)
+    answers = (
+        requests.get(f"{url}{calendar['href']}", auth=auth),
+        requests.put(f"{url}{calendar['href']}", auth=auth,
+                     data=EVENT.format(uid="changed"),
+                     headers={"If-Match": STALE, "Content-Type": "text/calendar"}),
+        requests.request("REPORT", url, auth=auth, data=FREE_BUSY_QUERY,
+                         headers={"Depth": "1", "Content-Type": "application/xml"}),
+    )
+    level = share_level(row, target)
+    assert tuple(a.status_code for a in answers) == SHARE_CALDAV[level]
+    assert answers[2].status_code != 200 or "secret meeting" not in answers[2].text
+    assert all(a.status_code in (200, 412) or "secret meeting" not in a.text
+               for a in answers[:2])
+    home = requests.request("PROPFIND", f"{share_world.server.url}/{username}/", auth=auth,
+                            headers={"Depth": "1"})
+    assert home.status_code == 207
+    # a client lists what it can sync: read and read-write, not free/busy only
+    assert (f"/{username}/shared-{calendar['id']}/" in home.text) == (
+        level in ("read", "read-write"))
+    assert (calendar["name"] in home.text) == (level in ("read", "read-write"))
+
+
+def test_no_share_crosses_workspaces(share_world: ShareWorld) -> None:
+    alice_secret = token(share_world.server, "alice", share_world.workspaces["A"],
+                         "calendars:admin")
+    calendar = share_world.calendars["none"]
+    answer = requests.post(
+        f"{share_world.server.url}/api/v2/w/{share_world.workspaces['A']}/calendars/"
+        f"{calendar['id']}/shares", headers={"Authorization": f"Bearer {alice_secret}"},
+        json={"username": "mallory", "access": "read"})
+    assert answer.status_code == 400 and answer.json()["errors"][0]["code"] == "not_a_member"
+    # mallory's token, addressing workspace A's calendars list, sees no workspace at all
+    _, mallory, _ = share_world.credentials["mallory token"]
+    listed = requests.get(f"{share_world.server.url}/api/v2/w/{share_world.workspaces['A']}"
+                          "/calendars", headers={"Authorization": f"Bearer {mallory}"})
+    assert listed.status_code == 404

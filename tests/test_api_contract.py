@@ -275,6 +275,19 @@ def test_calendar_responses_always_carry_description_and_color(env: Env) -> None
     assert {"description", "color", "timezone"} <= set(required)
 
 
+def test_calendar_responses_always_carry_access_and_shared_with(env: Env) -> None:
+    created = new_calendar(env.admin)
+    own = env.admin.get(f"/calendars/{created['id']}").json()
+    assert (created["access"], created["sharedWith"]) == ("owner", [])
+    assert (own["access"], own["sharedWith"]) == ("owner", [])
+    read = env.reader.get(f"/calendars/{created['id']}").json()
+    assert (read["access"], read["sharedWith"]) == ("owner", None)  # may not share: not listed
+    document = requests.get(f"{env.server.url}/api/openapi.json").json()
+    schemas = document["components"]["schemas"]
+    assert {"access", "sharedWith"} <= set(schemas["CalendarResponse"]["required"])
+    assert "/api/v2/w/{workspace_uuid}/calendars/{calendar_id}/shares" in document["paths"]
+
+
 def test_the_schedules_list_is_a_json_array(env: Env) -> None:
     calendar = new_calendar(env.writer, timezone="UTC")
     base = f"/calendars/{calendar['id']}/schedules"

@@ -10,12 +10,21 @@ from flask import Response, jsonify
 from pydantic import Field
 
 from bridge.api import WORKSPACE_CALENDARS, bearer_blueprint
-from bridge.auth import calendar_of_request, require_scope, workspace_of_request
+from bridge.auth import calendar_of_request, current_policy, require_scope, workspace_of_request
 from bridge.core.times import iso_z
 from bridge.errors import AccessDenied, ValidationFailed
 from bridge.etags import check_if_match, if_match
 from bridge.mapping.calendars import fields_from_props, props_with_fields
-from bridge.models import ApiModel, DatabaseId, TimeZoneName, WorkspacePath, problem_responses
+from bridge.models import (
+    ApiModel,
+    CalendarAccess,
+    DatabaseId,
+    ShareResponse,
+    TimeZoneName,
+    WorkspacePath,
+    problem_responses,
+    share_json,
+)
 from bridge.service import calendars as calendar_service
 from bridge.service.schedules import schedules_of
 from bridge.services import services
@@ -50,6 +59,12 @@ class CalendarResponse(ApiModel):
     sync_token: str
     created_at: str
     updated_at: str
+    access: CalendarAccess | None = Field(
+        description="how the caller's user reaches it: owner, admin (of the workspace), or "
+                    "the level of a share (freebusy, read, read-write); a token may narrow it")
+    shared_with: list[ShareResponse] | None = Field(
+        description="its shares; listed to those who may share it (owner, workspace admins "
+                    "with calendars:admin), null for everyone else")
 
 
 class CalendarPage(ApiModel):
@@ -100,6 +115,7 @@ class DeletedResponse(ApiModel):
 def render_calendar(record: CollectionRecord, workspace: Workspace,
                     include_schedules: bool = False) -> dict:
     svc = services()
+    policy = current_policy()
     fields = fields_from_props(record.props, record.path.rsplit("/", 1)[-1])
     owner = svc.accounts.get_user(record.owner)
     schedules = schedules_of(record)
@@ -111,7 +127,10 @@ def render_calendar(record: CollectionRecord, workspace: Workspace,
         availability_mode="scheduled" if schedules else "open",
         schedules=schedules if include_schedules else None, etag=record.etag,
         sync_token=record.sync_token, created_at=iso_z(record.created_at),
-        updated_at=iso_z(record.updated_at))
+        updated_at=iso_z(record.updated_at), access=policy.access(record),
+        shared_with=[ShareResponse.model_validate(share_json(s, workspace.uuid))
+                     for s in svc.store.shares.of_calendar(record.id)]
+        if policy.may_share(record) else None)
     # Every declared field is present (null when unset); schedules only when asked for.
     return response.model_dump(by_alias=True,
                                exclude=None if include_schedules else {"schedules"})
@@ -191,7 +210,7 @@ def get_calendar(path: CalendarPath, query: GetQuery):  # type: ignore[no-untype
 def update_calendar(path: CalendarPath, body: UpdateCalendarRequest):  # type: ignore[no-untyped-def]
     """Update an existing calendar: omitted fields stay, null clears an optional field."""
     workspace = workspace_of_request(path.workspace_uuid)
-    record = calendar_of_request(path.calendar_id, "write", workspace)
+    record = calendar_of_request(path.calendar_id, "configure", workspace)
     given = body.model_fields_set
     if "name" in given and body.name is None:
         raise ValidationFailed("name cannot be cleared.", errors=[

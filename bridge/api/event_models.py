@@ -10,7 +10,7 @@ from pydantic import Field, field_validator, model_validator
 
 from bridge.core.mail_header import check_email
 from bridge.core.times import as_utc
-from bridge.models import ApiModel, DatabaseId, TimeZoneName
+from bridge.models import ApiModel, CalendarAccess, DatabaseId, TimeZoneName
 
 MAX_ATTENDEES = 100
 
@@ -206,6 +206,9 @@ class AccessCalendar(ApiModel):
     is_operator_owner: bool
     owner_email: str | None
     last_synced_at: str
+    access: CalendarAccess | None = Field(
+        description="how the token's user reaches it: owner, admin, or a share's level "
+                    "(freebusy, read, read-write); the token's own limits apply on top")
 
 
 class CalendarList(ApiModel):

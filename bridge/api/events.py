@@ -193,7 +193,8 @@ def list_calendars():  # type: ignore[no-untyped-def]
                      "provider": "CALDAV", "timezone": fields.timezone,
                      "isPrimary": False, "isOperatorOwner": record.owner == policy.user.username,
                      "ownerEmail": owner.email if owner else None,
-                     "lastSyncedAt": iso_z(record.updated_at)})
+                     "lastSyncedAt": iso_z(record.updated_at),
+                     "access": policy.access(record)})
     return {"data": data, "accessInfo": access_info(policy)}
 
 

@@ -278,7 +278,7 @@ def list_schedules(path: CalendarPath):  # type: ignore[no-untyped-def]
 def create_schedule(path: CalendarPath, body: CreateScheduleRequest):  # type: ignore[no-untyped-def]
     """Create a new schedule for a calendar (the calendar becomes constrained)."""
     workspace = workspace_of_request(path.workspace_uuid)
-    record = calendar_of_request(path.calendar_id, "write", workspace)
+    record = calendar_of_request(path.calendar_id, "configure", workspace)
     check_if_match(record.etag)
 
     def add(current: CollectionRecord, schedules: list[Schedule]
@@ -309,7 +309,7 @@ def update_schedule(path: SchedulePath, body: UpdateScheduleRequest):  # type: i
         schedule = _build(old, body, current, old.id)
         return with_schedule(schedules, schedule), schedule
 
-    updated, schedule = _change_schedule(path, "write", edit)
+    updated, schedule = _change_schedule(path, "configure", edit)
     return _reply(render_schedule(schedule, updated.id), updated)
 
 

@@ -2,6 +2,12 @@
 
 Both doors ask it: the REST API (Bearer tokens) and Radicale's auth and rights plugins (Basic
 auth with a password or a token as the password). Nothing else decides access.
+
+Shares (``bridge.store.shares``) are read once when the policy is built: a calendar shared
+with the user is visible to them (in its workspace, and to a token of that workspace only)
+with the share's level, narrowed further by a token's scopes and access level. A share never
+gives ``delete`` or ``configure`` (the calendar's own properties and schedules) nor the right
+to share: those stay with the owner and the workspace's admins.
 """
 
 from __future__ import annotations
@@ -10,11 +16,14 @@ import contextvars
 import datetime as dt
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import Literal, cast
 
 from bridge.store.accounts import OPERATIONS, VISIBLE_FIELDS, Accounts, Token, User
+from bridge.store.shares import Grant, Shares
 from bridge.store.store import CollectionRecord
 
 READ, WRITE, ADMIN = "calendars:read", "calendars:write", "calendars:admin"
+AccessName = Literal["owner", "admin", "freebusy", "read", "read-write"]
 # A broader scope includes the narrower ones.
 _IMPLIED = {ADMIN: {ADMIN, WRITE, READ}, WRITE: {WRITE, READ}, READ: {READ}}
 
@@ -31,11 +40,17 @@ class Denial(Enum):
 class CalendarRights:
     freebusy: bool
     read: bool
-    write: bool
-    delete: bool
+    write: bool                 # the calendar's objects
+    delete: bool                # the calendar itself
+    configure: bool = False     # the calendar's own properties and schedules
 
 
 NO_RIGHTS = CalendarRights(False, False, False, False)
+ALL_RIGHTS = CalendarRights(True, True, True, True, True)
+# What each share level gives (before a token narrows it).
+SHARE_RIGHTS = {"freebusy": CalendarRights(True, False, False, False),
+                "read": CalendarRights(True, True, False, False),
+                "read-write": CalendarRights(True, True, True, False)}
 
 
 @dataclass(frozen=True)
@@ -45,6 +60,7 @@ class AccessPolicy:
     user: User
     roles: dict[int, str]           # workspace id -> role of the user
     token: Token | None             # None: a password login (full owner rights)
+    grants: dict[int, Grant] = field(default_factory=dict)  # calendar id -> what shares give
     # Radicale asks for the rights of the same path once per item of a listing; a policy
     # lives for one request, so its answers are remembered for that request only.
     memo: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
@@ -74,13 +90,40 @@ class AccessPolicy:
             return False
         return self.token is None or self.token.workspace_id == workspace_id
 
-    def sees(self, calendar: CollectionRecord) -> bool:
-        """Whether the calendar exists for this caller (else: 404, never revealed)."""
+    def manages(self, calendar: CollectionRecord) -> bool:
+        """Owner or workspace admin: every right on the calendar (before a token's limits)."""
         if calendar.owner == self.user.username and self.token is None:
             return True
         if calendar.workspace_id is None or not self.in_workspace(calendar.workspace_id):
             return False
         return calendar.owner == self.user.username or self.is_admin_of(calendar.workspace_id)
+
+    def grant(self, calendar: CollectionRecord) -> Grant | None:
+        """What a share gives this caller on the calendar (in the calendar's workspace, and
+        the token's own workspace), or None."""
+        grant = self.grants.get(calendar.id)
+        if grant is None or calendar.workspace_id is None or \
+                not self.in_workspace(calendar.workspace_id):
+            return None
+        return grant
+
+    def sees(self, calendar: CollectionRecord) -> bool:
+        """Whether the calendar exists for this caller (else: 404, never revealed)."""
+        return self.manages(calendar) or self.grant(calendar) is not None
+
+    def access(self, calendar: CollectionRecord) -> AccessName | None:
+        """How the user reaches the calendar, before a token narrows it: owner, admin, or the
+        share's level (freebusy, read, read-write); None if not at all."""
+        if self.manages(calendar):
+            return "owner" if calendar.owner == self.user.username else "admin"
+        grant = self.grant(calendar)
+        return cast(AccessName, grant.level) if grant else None
+
+    def may_share(self, calendar: CollectionRecord) -> bool:
+        """Owners and workspace admins share, with calendars:admin and full access."""
+        return self.manages(calendar) and not self.outside_allow_list(calendar) and \
+            self.has_scope(ADMIN) and (self.token is None
+                                       or self.token.access_level == "full_access")
 
     def outside_allow_list(self, calendar: CollectionRecord) -> bool:
         return self.token is not None and self.token.calendar_ids is not None and \
@@ -96,13 +139,20 @@ class AccessPolicy:
     def rights(self, calendar: CollectionRecord) -> CalendarRights:
         if self.calendar_denial(calendar) is not None:
             return NO_RIGHTS
+        base = ALL_RIGHTS
+        if not self.manages(calendar):
+            grant = self.grant(calendar)
+            base = SHARE_RIGHTS[grant.level] if grant else NO_RIGHTS
         if self.token is None:
-            return CalendarRights(True, True, True, True)
+            return base
         level = self.token.access_level
         read = self.has_scope(READ) and level in ("view_only", "full_access")
         write = self.has_scope(WRITE) and level == "full_access"
-        return CalendarRights(freebusy=self.has_scope(READ), read=read, write=write,
-                              delete=self.has_scope(ADMIN) and level == "full_access")
+        return CalendarRights(freebusy=base.freebusy and self.has_scope(READ),
+                              read=base.read and read, write=base.write and write,
+                              delete=base.delete and self.has_scope(ADMIN)
+                              and level == "full_access",
+                              configure=base.configure and write)
 
     def may_respond(self, calendar: CollectionRecord, invited: bool) -> bool:
         """An attendee may answer an invitation in another member's calendar of the same
@@ -163,13 +213,15 @@ def authenticate(accounts: Accounts, username: str | None, secret: str) -> Acces
         user = accounts.get_user_by_id(token.user_id)
         if user is None or (username and username != user.username):
             return None
-        return AccessPolicy(user, accounts.memberships(user.id), token)
+        return AccessPolicy(user, accounts.memberships(user.id), token,
+                            Shares(accounts.db).grants(user.id))
     if not username:
         return None
     user = accounts.check_password(username, secret)
     if user is None:
         return None
-    return AccessPolicy(user, accounts.memberships(user.id), None)
+    return AccessPolicy(user, accounts.memberships(user.id), None,
+                        Shares(accounts.db).grants(user.id))
 
 
 # The policy of the CalDAV request being served (set by the auth plugin, read by rights).

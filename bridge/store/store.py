@@ -42,6 +42,7 @@ from bridge.store.records import (
     StoreSettings,
     TooManyChanges,
 )
+from bridge.store.shares import Shares
 from bridge.store.sync import Sync
 
 __all__ = ["SYNC_TOKEN_PREFIX", "CalendarStore", "CollectionRecord", "Conflict",
@@ -60,6 +61,7 @@ class CalendarStore:
         self.collections = Collections(db, self.settings.property_policy)
         self.objects = Objects(db, self.settings)
         self.sync = Sync(db)
+        self.shares = Shares(db)
 
     # -- settings and transactions -------------------------------------------------------------
 

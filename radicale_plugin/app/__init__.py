@@ -19,6 +19,7 @@ from bridge.store.access import caldav_refusal, current_policy
 from bridge.store.notify import PUSH_DONT_NOTIFY
 from radicale_plugin.app.delete import ApplicationPartGuardedDelete
 from radicale_plugin.app.get import ApplicationPartCollectionGet
+from radicale_plugin.app.invite import ApplicationPartCalendarServerSharing
 from radicale_plugin.app.options import with_dav_header
 from radicale_plugin.app.propfind import ApplicationPartListingPropfind
 from radicale_plugin.app.props import ApplicationPartPropertyLimits
@@ -26,6 +27,7 @@ from radicale_plugin.app.push import ApplicationPartPush, dont_notify
 from radicale_plugin.app.put import ApplicationPartLimitedPut
 from radicale_plugin.app.report import ApplicationPartExpandReport
 from radicale_plugin.app.schedule import ApplicationPartScheduling
+from radicale_plugin.app.shared import ApplicationPartSharedCalendar
 from radicale_plugin.internals import Application, check_application
 from radicale_plugin.storage import SCHEDULE_REPLY
 from radicale_plugin.store_factory import (
@@ -45,7 +47,8 @@ def basic_username(environ: types.WSGIEnviron) -> str | None:
     return decoded.partition(":")[0]
 
 
-class CalbridgeApplication(ApplicationPartScheduling, ApplicationPartPush,
+class CalbridgeApplication(ApplicationPartSharedCalendar, ApplicationPartCalendarServerSharing,
+                           ApplicationPartScheduling, ApplicationPartPush,
                            ApplicationPartExpandReport,
                            ApplicationPartListingPropfind, ApplicationPartCollectionGet,
                            ApplicationPartGuardedDelete, ApplicationPartPropertyLimits,

@@ -14,6 +14,7 @@ from radicale_plugin.internals import RADICALE_DAV_CLASSES
 EXTRA_DAV_CLASSES: tuple[str, ...] = (
     "webdav-push",  # app/push.py
     "calendar-auto-schedule",  # RFC 6638: the storage schedules every PUT and DELETE
+    "calendarserver-sharing",  # app/invite.py
 )
 
 
