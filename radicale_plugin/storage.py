@@ -29,11 +29,9 @@ from radicale.log import logger
 
 from bridge.core.bundle import bundle_calendar
 from bridge.core.expand import has_instance
-from bridge.core.index import TIMESTAMP_MAX, TIMESTAMP_MIN, InvalidObject, parse_object
-from bridge.core.itip import ItipMessage
+from bridge.core.index import TIMESTAMP_MAX, TIMESTAMP_MIN, InvalidObject
 from bridge.core.limits import MAX_DATE_TIME, MIN_DATE_TIME, LimitExceeded, caldav_time
 from bridge.core.operations import CREATE, DELETE, missing_operations, operations_for_change
-from bridge.core.scheduling import implicit_messages
 from bridge.core.times import http_date
 from bridge.core.vcard import VCARD
 from bridge.service.scheduling import RsvpLinks, Scheduler
@@ -47,6 +45,7 @@ from bridge.store.store import (
     ObjectRecord,
     PreparedObject,
 )
+from radicale_plugin.implicit import scheduled
 from radicale_plugin.internals import (
     check_radicale,
     etag_of,
@@ -204,7 +203,7 @@ class Collection(radicale_storage.BaseCollection):
         prepared = self._storage.prepare_item(item)
         self._check_operations(href, prepared.text)
         before = self.store.get_objects(self.record.id, [href])
-        messages = self._scheduled(before[0].text if before else None, prepared.text)
+        messages = scheduled(self.record.tag, before[0].text if before else None, prepared.text)
         scheduler = self._storage.scheduler
         try:
             with self.store.write(self.record.path, *scheduler.locks(messages)):
@@ -214,20 +213,6 @@ class Collection(radicale_storage.BaseCollection):
             raise ValueError(str(exc)) from exc
         self._refresh()
         return self.item_from(new), (self.item_from(old) if old else None)
-
-    def _scheduled(self, old: str | None, new: str | None) -> list[ItipMessage]:
-        """What the user's own write schedules (RFC 6638 implicit scheduling), decided before
-        the write's lock; nothing for collections other than calendars."""
-        policy = current_policy.get()
-        if policy is None or self.record.tag != "VCALENDAR" or (old is None and new is None):
-            return []
-        try:
-            return implicit_messages(parse_object(old) if old else None,
-                                     parse_object(new) if new else None, policy.user.email,
-                                     reply_on_delete=SCHEDULE_REPLY.get())
-        except (ValueError, KeyError, IndexError) as exc:
-            logger.info("no scheduling for an object it cannot read: %s", exc)
-            return []
 
     def _check_operations(self, href: str, new_text: str) -> None:
         policy = current_policy.get()
@@ -253,7 +238,7 @@ class Collection(radicale_storage.BaseCollection):
             self.store.delete_collection(self.record.id)
             return
         before = self.store.get_objects(self.record.id, [href])
-        messages = self._scheduled(before[0].text, None) if before else []
+        messages = scheduled(self.record.tag, before[0].text, None) if before else []
         scheduler = self._storage.scheduler
         try:
             with self.store.write(self.record.path, *scheduler.locks(messages)):
@@ -339,12 +324,6 @@ class Collection(radicale_storage.BaseCollection):
         if record is None:
             raise NotFound(f"collection {self.record.id} is gone")
         self._record = record
-
-
-# False for a request with "Schedule-Reply: F" (RFC 6638 8.1): an attendee's DELETE of their
-# copy then declines nothing (the application sets it per request).
-SCHEDULE_REPLY: contextvars.ContextVar[bool] = contextvars.ContextVar("calbridge_schedule_reply",
-                                                                      default=True)
 
 
 class Storage(radicale_storage.BaseStorage):

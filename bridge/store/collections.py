@@ -12,6 +12,7 @@ import dataclasses
 from collections.abc import Iterable, Mapping
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 
 from bridge.core.times import now_ts
 from bridge.store import notify, rows
@@ -102,18 +103,7 @@ class Collections:
                 replaced: dict[str, ObjectRecord] = {}
             else:
                 cid = existing["id"]
-                replaced = {r.href: r for r in rows.object_rows(conn, cid)}
-                if replaced:
-                    rows.log_changes(conn, cid, {h: r.public_id for h, r in replaced.items()},
-                                     deleted=True)
-                    conn.execute(calendar_object.delete().where(
-                        calendar_object.c.collection_id == cid))
-                conn.execute(
-                    collection.update().where(collection.c.id == cid).values(
-                        tag=(props or {}).get("tag", ""), props=dict(props or {}), updated_at=now,
-                    )
-                )
-                rows.bump(conn, cid)
+                replaced = _emptied(conn, cid, props or {}, now)
             written: list[str] = []
             for href, prepared in objects:
                 rows.put_row(conn, cid, href, prepared, replaced_public_ids={
@@ -167,3 +157,17 @@ class Collections:
                 if listeners is not None and listeners.webhook:
                     notify.note(conn, cid, record.revision, [("calendar.deleted", None)],
                                 heard=dataclasses.replace(listeners, push=False))
+
+
+def _emptied(conn: Connection, cid: int, props: Mapping[str, str], now: int
+             ) -> dict[str, ObjectRecord]:
+    """Collection ``cid`` with new ``props`` and no objects (each logged as deleted, so sync
+    stays valid); the objects it held, by href."""
+    replaced = {r.href: r for r in rows.object_rows(conn, cid)}
+    if replaced:
+        rows.log_changes(conn, cid, {h: r.public_id for h, r in replaced.items()}, deleted=True)
+        conn.execute(calendar_object.delete().where(calendar_object.c.collection_id == cid))
+    conn.execute(collection.update().where(collection.c.id == cid).values(
+        tag=props.get("tag", ""), props=dict(props), updated_at=now))
+    rows.bump(conn, cid)
+    return replaced

@@ -28,8 +28,8 @@ from radicale_plugin.app.put import ApplicationPartLimitedPut
 from radicale_plugin.app.report import ApplicationPartExpandReport
 from radicale_plugin.app.schedule import ApplicationPartScheduling
 from radicale_plugin.app.shared import ApplicationPartSharedCalendar
+from radicale_plugin.implicit import SCHEDULE_REPLY
 from radicale_plugin.internals import Application, check_application
-from radicale_plugin.storage import SCHEDULE_REPLY
 from radicale_plugin.store_factory import (
     store_from_radicale_config,
     throttle_from_radicale_config,
