@@ -30,9 +30,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import icalendar
-from icalendar.parser import Contentline
+from icalendar.parser import Contentline, param_value
 
-from bridge.core.codec import PRODID
+from bridge.core.codec import PRODID, content_line
 from bridge.core.times import time_value
 
 RESPONSE_COMMENT = "X-RESPONSE-COMMENT"
@@ -200,6 +200,21 @@ def reply(calendar: icalendar.Calendar, attendee: str, comment: str | None,
         method="REPLY", event_uid=str(event["UID"]), sender=attendee,
         recipients=(organizer,), subject=f"{word}: {_title(event)} @ {_when(event)}",
         body_text=body, calendar_text=out.to_ical().decode())
+
+
+def answered_line(newline: str, name: str, params: icalendar.Parameters, value: str,
+                  partstat: str, comment: str | None, **more: str) -> str:
+    """An ATTENDEE content line carrying an answer: PARTSTAT, the comment as
+    X-RESPONSE-COMMENT (dropped when None) and ``more`` parameters set, the others kept."""
+    params["PARTSTAT"] = partstat
+    params.update(more)
+    if comment:
+        params[RESPONSE_COMMENT] = comment
+    else:
+        params.pop(RESPONSE_COMMENT, None)
+    encoded = [(key.upper(), param_value(param, always_quote=key.upper() == RESPONSE_COMMENT))
+               for key, param in params.items()]
+    return content_line(newline, name.upper(), value, encoded)
 
 
 def instance_calendar(calendar: icalendar.Calendar, instance: icalendar.cal.Component

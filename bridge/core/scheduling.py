@@ -27,12 +27,13 @@ from collections.abc import Sequence
 from typing import Any
 
 import icalendar
-from icalendar.parser import Contentline, param_value
+from icalendar.parser import Contentline
 
-from bridge.core.codec import Document, content_line, unfold
+from bridge.core.codec import Document, unfold
 from bridge.core.itip import (
     RESPONSE_COMMENT,
     ItipMessage,
+    answered_line,
     attendees,
     mail,
     master,
@@ -176,16 +177,8 @@ def replied_copy(organizer_text: str, reply_text: str) -> str | None:
             if str(params.get("PARTSTAT", "")).upper() == partstat and \
                     params.get(RESPONSE_COMMENT) == comment:
                 continue  # already recorded (the organizer's copy was the one answered)
-            params["PARTSTAT"] = partstat
-            params["SCHEDULE-STATUS"] = "2.0"
-            if comment:
-                params[RESPONSE_COMMENT] = comment
-            else:
-                params.pop(RESPONSE_COMMENT, None)
-            encoded = [(key.upper(), param_value(param, always_quote=key.upper() ==
-                                                 RESPONSE_COMMENT))
-                       for key, param in params.items()]
-            item.raw = content_line(document.newline, name.upper(), value, encoded)
+            item.raw = answered_line(document.newline, name, params, value, partstat, comment,
+                                     **{"SCHEDULE-STATUS": "2.0"})
             touched = True
     return document.text() if touched else None
 

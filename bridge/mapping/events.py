@@ -59,10 +59,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from icalendar.parser import param_value
-
 from bridge.core.codec import Document, content_line
-from bridge.core.itip import RESPONSE_COMMENT
+from bridge.core.itip import RESPONSE_COMMENT, answered_line
 from bridge.core.times import as_utc, ical_utc
 from bridge.mapping.event_errors import EventMappingError, NotAnAttendee, OrganizerCannotRespond
 from bridge.mapping.event_lines import (
@@ -193,15 +191,8 @@ def respond_text(text: str, attendee_email: str, status: ResponseStatus, comment
             if item_address(item) != wanted:
                 continue
             name, params, value = item_parts(item)
-            params["PARTSTAT"] = PARTSTAT[status]
-            if comment:
-                params[RESPONSE_COMMENT] = comment
-            else:
-                params.pop(RESPONSE_COMMENT, None)
-            encoded = [(key.upper(), param_value(param, always_quote=key.upper() ==
-                                                 RESPONSE_COMMENT))
-                       for key, param in params.items()]
-            item.raw = content_line(document.newline, name.upper(), value, encoded)
+            item.raw = answered_line(document.newline, name, params, value, PARTSTAT[status],
+                                     comment)
             block_touched = True
         if block_touched:
             bump(block, document.newline, now, None)

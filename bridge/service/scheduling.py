@@ -10,6 +10,8 @@ Decisions:
 * ``locks(messages)`` names the calendars a delivery may write, so the caller takes every lock
   at the start of its transaction (sorted, as the engine does): two users answering each other
   at once never deadlock on PostgreSQL.
+* A local delivery parses and indexes the attendee's copy inside the write (one small object
+  per local attendee): the copy depends on what their calendar holds at that moment.
 * A delivery never schedules further: writing into another user's calendar is not that user's
   action, so it sends nothing (no loops).
 """
@@ -80,11 +82,10 @@ class RsvpLinks:
         self.signer = URLSafeTimedSerializer(key, salt="calbridge-rsvp")
 
     def links(self, message: ItipMessage, attendee: str) -> str:
-        """The text to append to an invitation's readable part."""
-        event = master(icalendar.Calendar.from_ical(message.calendar_text))
-        token = self.signer.dumps([message.event_uid, attendee.lower(),
-                                   mail(event.get("ORGANIZER", "")).lower(),
-                                   str(event.get("SUMMARY", ""))[:200]])
+        """The text to append to an invitation's readable part (from the message's fields:
+        nothing is parsed inside the write)."""
+        token = self.signer.dumps([message.event_uid, attendee.lower(), message.sender.lower(),
+                                   message.subject[:200]])
         return "\nAnswer without a calendar app:\n" + "".join(
             f"  {word.title()}: {self.base_url}/rsvp/{token}?answer={word}\n"
             for word in ANSWERS)
