@@ -149,25 +149,14 @@ class Accounts:
     # -- users -------------------------------------------------------------------------------
 
     def add_user(self, username: str, email: str, password: str) -> User:
-        if not username or "/" in username or username.startswith("."):
-            raise ValueError("a username is non-empty and holds no '/' nor a leading '.'")
-        check_email(email)
         if len(password) < 8:
             raise ValueError("a password has at least 8 characters")
-        with self.db.write(".accounts") as conn:
-            taken = conn.execute(sa.select(user_account.c.id).where(sa.or_(
-                user_account.c.username == username,
-                user_account.c.email == email.lower()))).first()
-            if taken:
-                raise Conflict("username or email already taken")
-            user_id = inserted_id(conn.execute(user_account.insert().values(
-                username=username, email=email.lower(), password_hash=_hasher.hash(password),
-                created_at=now_ts())))
-        return User(user_id, username, email.lower())
+        return self.add_user_with_hash(username, email, _hasher.hash(password))
 
     def add_user_with_hash(self, username: str, email: str, password_hash: str) -> User:
-        """A user whose password hash comes from elsewhere (a migration): an argon2 hash, or
-        ``LOCKED`` for an account no password opens until ``set_password``."""
+        """A user whose password hash is given: ``add_user``'s, or one from elsewhere (a
+        migration: an argon2 hash, or ``LOCKED`` for an account no password opens until
+        ``set_password``)."""
         if not username or "/" in username or username.startswith("."):
             raise ValueError("a username is non-empty and holds no '/' nor a leading '.'")
         check_email(email)
