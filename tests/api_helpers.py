@@ -6,9 +6,10 @@ import datetime as dt
 import json
 from dataclasses import dataclass, field
 
+import icalendar
 import requests
 
-from tests.conftest import Server
+from tests.conftest import PASSWORD, Server
 
 
 def cli_json(server: Server, *args: str) -> dict:
@@ -143,3 +144,25 @@ def seed_calendar(api: Api, calendar: dict, password: str) -> list[str]:
         assert response.status_code == 201, response.text
         ids.append(response.json()["event"]["id"])
     return ids
+
+
+def caldav_expand(calendar_url: str, start: str, end: str, user: str = "alice"
+                  ) -> list[icalendar.Event]:
+    """The VEVENTs a CalDAV calendar-query with ``C:expand`` answers for [start, end), as a
+    calendar app sees them (``start``/``end`` in the RFC's UTC basic form)."""
+    body = ('<?xml version="1.0" encoding="utf-8"?><C:calendar-query xmlns:D="DAV:" '
+            'xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop><C:calendar-data>'
+            f'<C:expand start="{start}" end="{end}"/></C:calendar-data></D:prop><C:filter>'
+            '<C:comp-filter name="VCALENDAR"><C:comp-filter name="VEVENT">'
+            f'<C:time-range start="{start}" end="{end}"/></C:comp-filter></C:comp-filter>'
+            "</C:filter></C:calendar-query>")
+    answer = requests.request("REPORT", calendar_url, data=body.encode(), timeout=30,
+                              auth=(user, PASSWORD),
+                              headers={"Depth": "1", "Content-Type": "application/xml"})
+    assert answer.status_code == 207, answer.text
+    events: list[icalendar.Event] = []
+    for chunk in answer.text.split("BEGIN:VCALENDAR")[1:]:
+        cal = icalendar.Calendar.from_ical("BEGIN:VCALENDAR" + chunk.split("</")[0]
+                                           .replace("&#13;", "\r"))
+        events += cal.walk("VEVENT")
+    return events

@@ -15,7 +15,7 @@ import requests
 import sqlalchemy as sa
 
 from bridge.store.schema import outbox_message
-from tests.api_helpers import EVENTS, assert_problem
+from tests.api_helpers import EVENTS, assert_problem, caldav_expand
 from tests.conftest import PASSWORD, Server
 from tests.test_events_api import Env, create
 from tests.test_events_api import env as events_env  # noqa: F401 - the fixture below uses it
@@ -197,6 +197,12 @@ def test_responding_to_one_instance_changes_only_its_partstat(env: Env) -> None:
     assert str(reply["ATTENDEE"].params["PARTSTAT"]) == "DECLINED"
 
 
+def caldav_december(env: Env) -> list[tuple[str, str]]:
+    """(start, summary) of December's instances as a CalDAV client's expand REPORT sees them."""
+    events = caldav_expand(env.calendar["caldavUrl"], "20261201T000000Z", "20270101T000000Z")
+    return sorted((e.start.isoformat(), str(e["SUMMARY"])) for e in events)
+
+
 def test_this_and_following_splits_the_series_for_both_doors(env: Env) -> None:
     series = weekly(env, count=4)
     answer = env.alice.patch(f"{EVENTS}/{series['id']}_20261221T090000Z",
@@ -205,10 +211,12 @@ def test_this_and_following_splits_the_series_for_both_doors(env: Env) -> None:
     assert answer.status_code == 200, answer.text
     new_series = answer.json()["event"]
     assert new_series["iCalUID"] != series["iCalUID"]
-    assert [(s, t) for _, s, t in listed(env)] == [
+    expected = [
         ("2026-12-07T09:00:00+00:00", "Standup"), ("2026-12-14T09:00:00+00:00", "Standup"),
         ("2026-12-21T09:00:00+00:00", "Standup (new room)"),
         ("2026-12-28T09:00:00+00:00", "Standup (new room)")]
+    assert [(s, t) for _, s, t in listed(env)] == expected
+    assert caldav_december(env) == expected
     old = icalendar.Calendar.from_ical(stored(env, series)).walk("VEVENT")[0]
     assert old["RRULE"]["UNTIL"] == [dt.datetime(2026, 12, 21, 8, 59, 59, tzinfo=dt.UTC)]
     new = icalendar.Calendar.from_ical(stored(env, new_series)).walk("VEVENT")[0]
@@ -218,6 +226,7 @@ def test_this_and_following_splits_the_series_for_both_doors(env: Env) -> None:
                                params={"range": "thisAndFollowing"})
     assert deleted.status_code == 200, deleted.text
     assert [t for _, _, t in listed(env)] == ["Standup", "Standup", "Standup (new room)"]
+    assert [t for _, t in caldav_december(env)] == ["Standup", "Standup", "Standup (new room)"]
 
 
 def test_this_and_following_from_the_first_instance_is_the_whole_series(env: Env) -> None:

@@ -7,12 +7,9 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-import icalendar
 import pytest
-import requests
 
-from tests.api_helpers import EVENTS
-from tests.conftest import PASSWORD
+from tests.api_helpers import EVENTS, caldav_expand
 from tests.test_events_api import Env
 from tests.test_events_api import env as events_env  # noqa: F401 - the fixture below uses it
 
@@ -39,22 +36,8 @@ def instances(env: Env, calendar: dict, start: str, end: str) -> list[dict]:
 
 
 def expanded_starts(calendar: dict, start: str, end: str) -> list[str]:
-    body = ('<?xml version="1.0" encoding="utf-8"?><C:calendar-query xmlns:D="DAV:" '
-            'xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop><C:calendar-data>'
-            f'<C:expand start="{start}" end="{end}"/></C:calendar-data></D:prop><C:filter>'
-            '<C:comp-filter name="VCALENDAR"><C:comp-filter name="VEVENT">'
-            f'<C:time-range start="{start}" end="{end}"/></C:comp-filter></C:comp-filter>'
-            "</C:filter></C:calendar-query>")
-    answer = requests.request("REPORT", calendar["caldavUrl"], data=body.encode(), timeout=30,
-                              auth=("alice", PASSWORD),
-                              headers={"Depth": "1", "Content-Type": "application/xml"})
-    assert answer.status_code == 207, answer.text
-    starts = []
-    for chunk in answer.text.split("BEGIN:VCALENDAR")[1:]:
-        cal = icalendar.Calendar.from_ical("BEGIN:VCALENDAR" + chunk.split("</")[0]
-                                           .replace("&#13;", "\r"))
-        starts += [e["DTSTART"].to_ical().decode() for e in cal.walk("VEVENT")]
-    return sorted(starts)
+    return sorted(e["DTSTART"].to_ical().decode()
+                  for e in caldav_expand(calendar["caldavUrl"], start, end))
 
 
 def test_a_weekly_event_keeps_its_local_time_across_daylight_saving(env: Env) -> None:
