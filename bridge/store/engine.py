@@ -239,6 +239,25 @@ class Database:
         with transaction(self.engine, write=True, lock_paths=lock_paths or ("",)) as tx:
             yield tx.conn
 
+    @contextmanager
+    def side_write(self, *lock_paths: str) -> Iterator[Connection]:
+        """A write on a connection of its own when the ambient transaction is a read (else
+        ``write``): bookkeeping a read does for later reads (widening the index), which the
+        read itself does not see. WAL on SQLite and MVCC on PostgreSQL let it commit while the
+        read is open; the read holds no lock a writer waits for."""
+        ambient = _current.get()
+        if ambient is None or ambient.write:
+            with self.write(*lock_paths) as conn:
+                yield conn
+            return
+        outer, shared = _current.set(None), _request_connection.set(None)
+        try:
+            with self.write(*lock_paths) as conn:
+                yield conn
+        finally:
+            _request_connection.reset(shared)
+            _current.reset(outer)
+
     def request_scope(self) -> AbstractContextManager[None]:
         return request_scope(self.engine)
 

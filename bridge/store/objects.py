@@ -27,6 +27,7 @@ from bridge.core.limits import check_dates
 from bridge.core.recurrence import check_rules
 from bridge.core.times import now_ts
 from bridge.core.vcard import is_vcard, parse_vcard, vcard_index
+from bridge.store import widening
 from bridge.store.engine import Database
 from bridge.store.records import (
     OBJECT_COLUMNS,
@@ -198,9 +199,10 @@ class Objects:
     ) -> list[WindowMatch]:
         """Objects that may have an instance overlapping [start, end).
 
-        ``proven`` objects have an occurrence in the window per the index. The rest lie outside
-        the materialized horizon (or are not VEVENTs) and overlap only by their envelope: the
-        caller must check them.
+        ``proven`` objects have an occurrence in the window per the index. A series whose
+        materialized span the window leaves is widened to reach it (``bridge.store.widening``):
+        then it is proven, or left out when it has no instance there. The rest (not VEVENTs,
+        series too dense to widen) overlap only by their envelope: the caller must check them.
         """
         with self.db.read() as conn:
             record = collection_row(conn, collection_id)
@@ -223,12 +225,23 @@ class Objects:
                 calendar_object.c.indexed_until < end, calendar_object.c.indexed_from > start)
             undecided_ids = set(conn.execute(
                 sa.select(calendar_object.c.id).where(envelope, unproven)).scalars())
-            ids = proven_ids | undecided_ids
-            rows = objects_by_id(conn, ids)
+            rows = objects_by_id(conn, proven_ids | undecided_ids)
+            undecided_spans = widening.spans(conn, undecided_ids - proven_ids)
+        plans = {}
+        for row in rows:
+            span = undecided_spans.get(row.id)
+            if span is not None and (found := widening.plan(
+                    row, span, start, end, self.settings.policy)) is not None:
+                plans[row.id] = found
+        widening.write(self.db, collection_id, list(plans.values()))
         matches = []
         for row in rows:
             if component is not None and row.component != component:
                 continue
+            if row.id in plans:
+                if plans[row.id].hit:
+                    matches.append(WindowMatch(row, True))
+                continue  # decided: no instance in the window
             matches.append(WindowMatch(row, row.id in proven_ids))
         return matches
 
