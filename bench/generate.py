@@ -432,6 +432,32 @@ def bench_windows(today: dt.date) -> tuple[Window, Window]:
             Window("1 month", start, dt.datetime.combine(after, dt.time(), dt.UTC)))
 
 
+def month_window(label: str, first: dt.date) -> Window:
+    after = (first + dt.timedelta(days=32)).replace(day=1)
+    return Window(label, dt.datetime.combine(first, dt.time(), dt.UTC),
+                  dt.datetime.combine(after, dt.time(), dt.UTC))
+
+
+def era_windows(today: dt.date) -> tuple[Window, Window, Window]:
+    """The month 18 months back, the current month and the month 30 months ahead: users
+    browse last year, and sync clients ask for windows the server did not guess."""
+    this = today.replace(day=1)
+
+    def shifted(months: int) -> dt.date:
+        index = this.year * 12 + this.month - 1 + months
+        return dt.date(index // 12, index % 12 + 1, 1)
+
+    return (month_window("month 18 months back", shifted(-18)),
+            month_window("current month", this),
+            month_window("month 30 months ahead", shifted(30)))
+
+
+def empty_window(today: dt.date) -> Window:
+    """A week 40 years back: before every generated series starts, so every answer is empty."""
+    start = dt.datetime.combine(today.replace(year=today.year - 40, day=1), dt.time(), dt.UTC)
+    return Window("empty week (40 years back)", start, start + dt.timedelta(days=7))
+
+
 def _local_rule(rule: str, tzid: str) -> str:
     """The rule with UNTIL in the series' local time, for dateutil over naive local times."""
     if ";UNTIL=" not in rule:
