@@ -207,7 +207,13 @@ class AccessPolicy:
 
 
 def authenticate(accounts: Accounts, username: str | None, secret: str) -> AccessPolicy | None:
-    """A policy for a password (with its username) or an API token (username optional)."""
+    """A policy for a password (with its username) or an API token (username optional), read
+    in one transaction: every request pays for this."""
+    with accounts.db.read():
+        return _authenticate(accounts, username, secret)
+
+
+def _authenticate(accounts: Accounts, username: str | None, secret: str) -> AccessPolicy | None:
     token = accounts.check_token(secret)
     if token is not None:
         user = accounts.get_user_by_id(token.user_id)

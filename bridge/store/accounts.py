@@ -367,7 +367,7 @@ class Accounts:
             return None
         if token.last_used_at is None or token.last_used_at < now - 60:
             # Recorded at most once a minute: a read must not turn into a write each time.
-            with self.db.write(".accounts") as conn:
+            with self.db.side_write(".accounts") as conn:  # also inside a login's read
                 conn.execute(api_token.update().where(api_token.c.id == token.id).values(
                     last_used_at=now))
         return token

@@ -221,6 +221,8 @@ class Transactions(Protocol):
 
     def write(self, *lock_paths: str) -> AbstractContextManager[Connection]: ...
 
+    def side_write(self, *lock_paths: str) -> AbstractContextManager[Connection]: ...
+
 
 class Database:
     """The transaction provider over one engine (see ``transaction`` and ``request_scope``)."""

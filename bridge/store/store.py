@@ -79,6 +79,9 @@ class CalendarStore:
     def write(self, *lock_paths: str) -> AbstractContextManager[Connection]:
         return self.db.write(*lock_paths)
 
+    def side_write(self, *lock_paths: str) -> AbstractContextManager[Connection]:
+        return self.db.side_write(*lock_paths)
+
     def prepare(self, text: str, envelope: tuple[int, int] | None = None,
                 now: dt.datetime | None = None, *, check_limits: bool | None = None,
                 parsed: icalendar.Calendar | None = None) -> PreparedObject:
