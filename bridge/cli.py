@@ -432,10 +432,12 @@ def _add_outbox_commands(commands: Commands) -> None:
     _command(outbox, "send", cmd_outbox_send, "deliver what is due now (for cron)")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, environ: dict[str, str] | None = None) -> int:
+    """The command line; ``environ`` stands for the process environment (the tests run the
+    account commands in their own process with a server's environment)."""
     args = build_parser().parse_args(argv)
     try:
-        settings = load_settings(args.config)
+        settings = load_settings(args.config, environ)
         logging.basicConfig(level=str(settings.get("logging", "level")).upper())
         return int(args.func(args, settings))
     except OSError as exc:  # a file that cannot be read: its name and why, no traceback

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import socket
 import subprocess
@@ -22,6 +24,11 @@ PASSWORD = "correct-horse-battery"
 # The stores the CalDAV, concurrency, durability, import and mail tests run against: the
 # embedded default and the scale path, a PostgreSQL cluster this test run starts itself.
 BACKENDS = ("sqlite", "postgresql")
+
+
+# Account commands the tests run in their own process (Server.cli); the others (serve, import
+# with its worker processes, maintenance, migrations of Radicale folders, mail) in a child.
+IN_PROCESS_COMMANDS = frozenset({"user", "workspace", "token"})
 
 
 def free_port() -> int:
@@ -101,8 +108,33 @@ class Server:
                 **self.extra_env}
 
     def cli(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+        if args and args[0] in IN_PROCESS_COMMANDS:
+            return self._cli_here(args, stdin)
         return subprocess.run([sys.executable, "-m", "bridge.cli", *args], cwd=ROOT, env=self.env,
                               input=stdin, capture_output=True, text=True, check=False)
+
+    def _cli_here(self, args: tuple[str, ...], stdin: str | None) -> subprocess.CompletedProcess:
+        """The command run in this process: the same ``main`` without a Python start-up (half
+        a second, paid thousands of times a suite), its engine's idle connections closed."""
+        from bridge import cli
+        from bridge.core.recurrence import install_step_cap, step_cap
+        from bridge.store.engine import get_engine
+
+        out, err, cap = io.StringIO(), io.StringIO(), step_cap()
+        saved_stdin = sys.stdin
+        sys.stdin = io.StringIO(stdin or "")
+        try:
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                try:
+                    code = cli.main(list(args), environ=self.env)
+                except SystemExit as exc:  # argparse refusals
+                    code = exc.code if isinstance(exc.code, int) else 2
+        finally:
+            sys.stdin = saved_stdin
+            install_step_cap(cap)
+            get_engine(self.database_url).dispose()
+        return subprocess.CompletedProcess(["calbridge", *args], code, out.getvalue(),
+                                           err.getvalue())
 
     def start(self, timeout: float = 30) -> None:
         self.log_path = self.data_dir / f"server-{self.port}.log"

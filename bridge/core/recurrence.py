@@ -105,6 +105,11 @@ def install_step_cap(max_steps: int) -> None:
 install_step_cap(_step_cap[0])
 
 
+def step_cap() -> int:
+    """The cap ``install_step_cap`` set last."""
+    return _step_cap[0]
+
+
 # -- re-anchoring --------------------------------------------------------------------------------
 
 def _anchor_point(rule: dateutil_rrule.rrule, wall: dt.datetime) -> dt.datetime | None:
