@@ -74,17 +74,21 @@ def summary(samples: list[float]) -> str:
     return f"{statistics.median(samples) * 1000:,.0f} ms (p95 {p95 * 1000:,.0f})"
 
 
-def list_all(session: requests.Session, base: str, calendar_id: int, start: str, end: str
-             ) -> list[dict]:
-    """Every page, following nextPageToken (offset paging stops at offset + limit 10,000)."""
+def list_all(session: requests.Session, base: str, calendar_id: int, start: str, end: str,
+             pages: list[float] | None = None) -> list[dict]:
+    """Every page, following nextPageToken (offset paging stops at offset + limit 10,000);
+    each page's seconds are appended to ``pages`` when given."""
     events: list[dict] = []
     params: dict[str, str | int] = {"from": start, "to": end, "calendarId": calendar_id,
                                     "limit": 1000}
     while True:
+        started = time.perf_counter()
         response = session.get(f"{base}/api/access/calendar/events", params=params,
                                timeout=600)
         response.raise_for_status()
         body = response.json()
+        if pages is not None:
+            pages.append(time.perf_counter() - started)
         events += body["events"]
         if not body["meta"]["hasMore"]:
             return events
@@ -99,8 +103,16 @@ class EventsApi:
     session: requests.Session
     calendar_id: int
 
-    def list(self, start: str, end: str) -> list[dict]:
-        return list_all(self.session, self.server.url, self.calendar_id, start, end)
+    def list(self, start: str, end: str, pages: list[float] | None = None) -> list[dict]:
+        return list_all(self.session, self.server.url, self.calendar_id, start, end, pages)
+
+    def page_times(self, start: str, end: str, reps: int) -> list[float]:
+        """The median seconds of each page of the window, in page order, over ``reps`` runs."""
+        runs: list[list[float]] = []
+        for _ in range(reps):
+            runs.append([])
+            self.list(start, end, runs[-1])
+        return [statistics.median(run[i] for run in runs) for i in range(len(runs[0]))]
 
 
 def loaded_api(server: CalbridgeServer, export: Path, events: int) -> EventsApi:
@@ -175,6 +187,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--radicale-reps", type=int, default=2)
+    parser.add_argument("--no-radicale", action="store_true",
+                        help="calbridge alone (at 100,000 events Radicale's load takes hours)")
     parser.add_argument("--baseline", metavar="REV",
                         help="also run calbridge from a copy of this commit on the same data, "
                              "and print the after/before ratio")
@@ -191,8 +205,9 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="calbridge-events-bench-"))
     export = work / "calendar.ics"
     export.write_text(collection_text(objects))
-    servers: list[ServerProcess] = [CalbridgeServer("calbridge", work / "calbridge"),
-                                    RadicaleServer("radicale", work / "radicale")]
+    servers: list[ServerProcess] = [CalbridgeServer("calbridge", work / "calbridge")]
+    if not args.no_radicale:
+        servers.append(RadicaleServer("radicale", work / "radicale"))
     if args.baseline:
         commit = snapshot(args.baseline, work / "baseline-code")
         servers.append(CalbridgeServer(f"baseline {commit}", work / "baseline",
@@ -202,8 +217,6 @@ def main(argv: list[str] | None = None) -> int:
             server.start()
         apis = [loaded_api(s, export, args.events) for s in servers
                 if isinstance(s, CalbridgeServer)]
-        rad = Target(servers[1])
-        print(f"Radicale load: {load(rad, collection_text(objects)):.0f} s", flush=True)
         expected = expected_instances(objects, window)
         ok = True
         for api in apis:
@@ -212,10 +225,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"check {api.server.name}: {len(got)} instances listed, "
                   f"recurring-ical-events: {len(expected)}; "
                   f"{'equal' if got == expected else 'DIFFERENT'}", flush=True)
+        print_pages(apis[0].page_times(start, end, args.reps))
         ours = [timed(functools.partial(api.list, start, end), args.reps) for api in apis]
-        body = calendar_query(window, expand=True)
-        theirs = timed(lambda: expect(rad.request("REPORT", rad.calendar_url, body, {
-            "Content-Type": "application/xml", "Depth": "1"})[1], 207), args.radicale_reps)
+        radicale = [s for s in servers if isinstance(s, RadicaleServer)]
+        theirs = radicale_expand(Target(radicale[0]), objects, window, args.radicale_reps) \
+            if radicale else []
         rows, floor_samples = floor(apis[0], window, args.reps)
         print_table(args, window, rows, len(expected), ours, theirs, floor_samples,
                     [api.server.name for api in apis])
@@ -223,6 +237,23 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         for server in servers:
             server.stop()
+
+
+def radicale_expand(rad: Target, objects: list[GeneratedObject], window: Window, reps: int
+                    ) -> list[float]:
+    print(f"Radicale load: {load(rad, collection_text(objects)):.0f} s", flush=True)
+    body = calendar_query(window, expand=True)
+    return timed(lambda: expect(rad.request("REPORT", rad.calendar_url, body, {
+        "Content-Type": "application/xml", "Depth": "1"})[1], 207), reps)
+
+
+def print_pages(pages: list[float]) -> None:
+    """Each page of 1,000 instances should cost what the first costs."""
+    later = pages[1:] or pages
+    print(f"\npages of 1,000: {len(pages)}; first {pages[0] * 1000:,.0f} ms, later pages "
+          f"median {statistics.median(later) * 1000:,.0f} ms, slowest "
+          f"{max(later) * 1000:,.0f} ms ({max(later) / pages[0]:.2f}x the first)", flush=True)
+    print("per page ms: " + ", ".join(f"{p * 1000:,.0f}" for p in pages), flush=True)
 
 
 def print_table(args: argparse.Namespace, window: Window, rows: int, instances: int,
@@ -237,8 +268,9 @@ def print_table(args: argparse.Namespace, window: Window, rows: int, instances: 
     for name, samples in zip(names[1:], ours[1:], strict=True):
         print(f"| {name} GET /events (all pages) | {summary(samples)} | "
               f"{ours_median / statistics.median(samples):.2f}x |")
-    print(f"| (a) Radicale 3.9 REPORT expand, same window | {summary(theirs)} | "
-          f"1/{statistics.median(theirs) / ours_median:.0f} |")
+    if theirs:
+        print(f"| (a) Radicale 3.9 REPORT expand, same window | {summary(theirs)} | "
+              f"1/{statistics.median(theirs) / ours_median:.0f} |")
     print(f"| (b) index query + icalendar parse of the {rows} rows | {summary(floor_samples)} "
           f"| {ours_median / statistics.median(floor_samples):.2f}x |")
 
