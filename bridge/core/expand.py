@@ -112,17 +112,24 @@ class _Template:
     def instance(self, instance: icalendar.cal.Component, recurring: bool) -> str:
         # A to-do may have DUE without DTSTART; an instance is named by DTSTART, else DUE.
         start = time_value(instance, "DTSTART") if "DTSTART" in instance else None
+        ends = [(name, time_value(instance, name)) for name in ("DTEND", "DUE")
+                if name in instance]
+        recurrence_id = instance.get("RECURRENCE-ID")
+        named = recurrence_id.dt if recurrence_id is not None else \
+            start if start is not None else time_value(instance, "DUE")
+        return self.written(start, ends, named if recurring else None)
+
+    def written(self, start: dt.date | dt.datetime | None,
+                ends: list[tuple[str, dt.date | dt.datetime]],
+                recurrence_id: dt.date | dt.datetime | None) -> str:
+        """The component with these times (in UTC) in place of its own."""
         lines = [self.begin]
         if start is not None:
             lines.append(_ical_time("DTSTART", start))
-        for end_name in ("DTEND", "DUE"):
-            if end_name in instance and not self.has_duration:
-                lines.append(_ical_time(end_name, time_value(instance, end_name)))
-        if recurring:
-            recurrence_id = instance.get("RECURRENCE-ID")
-            named = recurrence_id.dt if recurrence_id is not None else \
-                start if start is not None else time_value(instance, "DUE")
-            lines.append(_ical_time("RECURRENCE-ID", named))
+        if not self.has_duration:
+            lines += [_ical_time(name, value) for name, value in ends]
+        if recurrence_id is not None:
+            lines.append(_ical_time("RECURRENCE-ID", recurrence_id))
         lines.append(self.kept)
         return "".join(lines)
 
@@ -231,12 +238,28 @@ def expanded_calendar_text(text: str, start: dt.datetime, end: dt.datetime,
     found = bounded_instances(templates.series, start, end, max_instances)
     if not found:
         return "", 0
-    bodies = []
-    for instance in found:
-        found_component = instance.component()
-        recurrence_id = found_component.get("RECURRENCE-ID")
-        source = templates.overrides.get(as_utc_keep_dates(recurrence_id.dt)) \
-            if recurrence_id is not None else None
-        bodies.append((source or templates.master).instance(found_component,
-                                                            templates.recurring))
+    bodies = [_event_instance(templates, instance) if component == "VEVENT" else
+              _component_instance(templates, instance) for instance in found]
     return templates.head + "".join(bodies) + "END:VCALENDAR\r\n", len(found)
+
+
+def _component_instance(templates: _Templates, instance: Instance) -> str:
+    found_component = instance.component()
+    recurrence_id = found_component.get("RECURRENCE-ID")
+    source = templates.overrides.get(as_utc_keep_dates(recurrence_id.dt)) \
+        if recurrence_id is not None else None
+    return (source or templates.master).instance(found_component, templates.recurring)
+
+
+def _event_instance(templates: _Templates, instance: Instance) -> str:
+    """What ``_component_instance`` writes for a VEVENT, from the occurrence's times and its
+    stored component, without the copy recurring-ical-events makes of it (half the cost of an
+    expand): DTSTART and DTEND are the occurrence's, RECURRENCE-ID the override's own or the
+    start (as ``Occurrence.as_component`` sets them)."""
+    occurrence = instance.occurrence
+    stored_id = instance.source.get("RECURRENCE-ID")
+    recurrence_id = stored_id.dt if stored_id is not None else occurrence.start
+    source = templates.overrides.get(as_utc_keep_dates(recurrence_id))
+    return (source or templates.master).written(
+        occurrence.start, [("DTEND", occurrence.end)],
+        recurrence_id if templates.recurring else None)
